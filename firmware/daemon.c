@@ -1,0 +1,154 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "process_metrics.h"
+#include "prom.h"
+#include "tcp_metrics.h"
+#include "version.h"
+
+static void on_tick(struct loop_op *op, int res);
+static void on_signal(struct loop_op *op, int res);
+
+static void arm_signal(struct daemon *d)
+{
+	struct io_uring_sqe *sqe = loop_sqe(&d->loop, &d->signal_op);
+
+	if (sqe)
+		io_uring_prep_read(sqe, d->signal_fd, &d->siginfo, sizeof(d->siginfo), 0);
+}
+
+static void drain_window(struct daemon *d, uint64_t now)
+{
+	int err;
+
+	if (!d->tcp)
+		return;
+	err = passive_tcp_drain(d->tcp, &d->tcp_live, now);
+	if (err) {
+		d->drain_errors++;
+		log_warn("draining the TCP maps failed: %s", strerror(-err));
+	}
+}
+
+static void on_tick(struct loop_op *op, int res)
+{
+	struct daemon *d = (struct daemon *)((char *)op - offsetof(struct daemon, tick_op));
+	uint64_t start = loop_now_ns();
+
+	drain_window(d, start);
+	d->windows++;
+	d->last_drain_ns = loop_now_ns() - start;
+	scgi_server_reap(d->scgi, start);
+	d->next_tick_ns += d->cfg.window_ns;
+	if (d->next_tick_ns <= start) { /* overran: skip the missed windows */
+		d->windows_late++;
+		d->next_tick_ns = start + d->cfg.window_ns;
+	}
+	loop_timeout_at(&d->loop, &d->tick_op, d->next_tick_ns);
+}
+
+static void on_signal(struct loop_op *op, int res)
+{
+	struct daemon *d = (struct daemon *)((char *)op - offsetof(struct daemon, signal_op));
+
+	if (res != sizeof(d->siginfo)) {
+		arm_signal(d);
+		return;
+	}
+	log_info("signal %u received, shutting down", d->siginfo.ssi_signo);
+	d->loop.stop = true;
+}
+
+int daemon_start(struct daemon *d)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (d->signal_fd < 0)
+		return -errno;
+	d->signal_op.cb = on_signal;
+	d->tick_op.cb = on_tick;
+	arm_signal(d);
+	d->next_tick_ns = loop_now_ns() + d->cfg.window_ns;
+	loop_timeout_at(&d->loop, &d->tick_op, d->next_tick_ns);
+	return 0;
+}
+
+static void render_self(struct daemon *d, struct buf *out)
+{
+	char storage[192];
+	struct buf labels;
+
+	buf_init_fixed(&labels, storage, sizeof(storage));
+	prom_label(&labels, "version", XDPROBE_VERSION);
+	prom_label(&labels, "gateway", d->cfg.gateway);
+	prom_family(out, "xdprobe_build_info", "gauge",
+		    "Constant 1, labelled with the version and the gateway name.");
+	prom_sample_u64(out, "xdprobe_build_info", labels.data, 1);
+	prom_family(out, "xdprobe_window_seconds", "gauge", "Aggregation window length.");
+	prom_sample_f64(out, "xdprobe_window_seconds", NULL, (double)d->cfg.window_ns / 1e9);
+	prom_family(out, "xdprobe_windows_total", "counter", "Windows drained since start.");
+	prom_sample_u64(out, "xdprobe_windows_total", NULL, d->windows);
+	prom_family(out, "xdprobe_windows_late_total", "counter",
+		    "Window ticks that came later than a whole window.");
+	prom_sample_u64(out, "xdprobe_windows_late_total", NULL, d->windows_late);
+	prom_family(out, "xdprobe_drain_errors_total", "counter", "Failed map drains.");
+	prom_sample_u64(out, "xdprobe_drain_errors_total", NULL, d->drain_errors);
+	prom_family(out, "xdprobe_drain_duration_seconds", "gauge",
+		    "Time the last window's drain of the kernel maps took.");
+	prom_sample_f64(out, "xdprobe_drain_duration_seconds", NULL,
+			(double)d->last_drain_ns / 1e9);
+	prom_family(out, "xdprobe_feature_enabled", "gauge",
+		    "1 when a measurement is active, 0 when disabled or unsupported here.");
+	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"tcp_sockets\"", d->tcp != NULL);
+	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"tcp_rtt\"",
+			d->tcp && passive_tcp_has_rtt(d->tcp));
+	prom_family(out, "xdprobe_http_requests_total", "counter",
+		    "Requests the daemon answered for lighttpd.");
+	prom_sample_u64(out, "xdprobe_http_requests_total", NULL, scgi_server_requests(d->scgi));
+}
+
+static void render_metrics(struct daemon *d, struct buf *out)
+{
+	uint64_t drops[TCP_DROP_MAX] = { 0 };
+
+	render_self(d, out);
+	process_metrics_render(out);
+	if (d->tcp)
+		passive_tcp_drops(d->tcp, drops);
+	tcp_metrics_render(out, &d->tcp_live, drops);
+}
+
+static int path_is(const char *uri, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(uri, path, n) == 0 && (uri[n] == '\0' || uri[n] == '?');
+}
+
+void daemon_handle(void *ctx, const struct scgi_request *req, struct scgi_response *resp)
+{
+	struct daemon *d = ctx;
+
+	if (path_is(req->uri, "/metrics")) {
+		if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+			resp->status = 405;
+			buf_puts(&resp->body, "only GET and HEAD are allowed here\n");
+			return;
+		}
+		resp->content_type = PROM_CONTENT_TYPE;
+		render_metrics(d, &resp->body);
+		return;
+	}
+	resp->status = 404;
+	buf_puts(&resp->body, "not found\n");
+}

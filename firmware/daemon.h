@@ -1,0 +1,38 @@
+/* The running daemon: its parts, the window tick and the request router. */
+#ifndef XDPROBE_DAEMON_H
+#define XDPROBE_DAEMON_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/signalfd.h>
+
+#include "config.h"
+#include "loop.h"
+#include "passive_tcp.h"
+#include "scgi_server.h"
+#include "tcp_live.h"
+
+struct daemon {
+	struct config cfg;
+	struct loop loop;
+	struct loop_op tick_op;
+	struct loop_op signal_op;
+	int signal_fd;
+	struct signalfd_siginfo siginfo;
+	uint64_t next_tick_ns;
+	struct passive_tcp *tcp; /* NULL when [tcp] enabled = no */
+	struct tcp_live tcp_live;
+	struct scgi_server *scgi;
+	/* self-monitoring */
+	uint64_t windows;
+	uint64_t windows_late;
+	uint64_t drain_errors;
+	uint64_t last_drain_ns;
+};
+
+/* Arms the window tick and the signal watch; the loop then runs the daemon. */
+int daemon_start(struct daemon *d);
+/* The SCGI handler: /metrics and friends. */
+void daemon_handle(void *ctx, const struct scgi_request *req, struct scgi_response *resp);
+
+#endif

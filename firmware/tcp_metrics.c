@@ -1,0 +1,136 @@
+#include "tcp_metrics.h"
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "prom.h"
+
+#define LABELS_MAX 256
+
+static const struct {
+	const char *name;
+	const char *help;
+	struct prom_buckets range;
+} hist_families[TCP_M_COUNT] = {
+	[TCP_M_CONNECT] = { "xdprobe_tcp_connect_latency_seconds",
+			    "TCP handshake latency of connections this host opened (SYN to "
+			    "established) or accepted (SYN-ACK to ACK).",
+			    { 4, 25 } },
+	[TCP_M_RTT] = { "xdprobe_tcp_rtt_seconds",
+			"Round-trip times the kernel measured on each ACK of this host's TCP "
+			"connections.",
+			{ 4, 25 } },
+	[TCP_M_LIFETIME] = { "xdprobe_tcp_connection_duration_seconds",
+			     "Time from established to close of this host's TCP connections.",
+			     { 10, 36 } },
+};
+
+static const struct {
+	const char *name;
+	const char *help;
+	size_t offset;
+} counter_families[] = {
+	{ "xdprobe_tcp_connect_failures_total", "Connection attempts that never got established.",
+	  offsetof(struct tcp_peer_counters, connect_failures) },
+	{ "xdprobe_tcp_connections_closed_total", "Established connections that closed.",
+	  offsetof(struct tcp_peer_counters, closed) },
+	{ "xdprobe_tcp_sent_bytes_total", "Bytes acknowledged by the peer, counted at close.",
+	  offsetof(struct tcp_peer_counters, bytes_sent) },
+	{ "xdprobe_tcp_received_bytes_total", "Bytes received from the peer, counted at close.",
+	  offsetof(struct tcp_peer_counters, bytes_received) },
+	{ "xdprobe_tcp_retransmits_total", "Retransmitted TCP segments.",
+	  offsetof(struct tcp_peer_counters, retransmits) },
+	{ "xdprobe_tcp_resets_sent_total", "TCP resets this host sent.",
+	  offsetof(struct tcp_peer_counters, resets_sent) },
+	{ "xdprobe_tcp_resets_received_total", "TCP resets this host received.",
+	  offsetof(struct tcp_peer_counters, resets_received) },
+};
+
+static const char *const drop_reasons[TCP_DROP_MAX] = {
+	[TCP_DROP_HIST_FULL] = "histogram_map_full",
+	[TCP_DROP_COUNT_FULL] = "counter_map_full",
+	[TCP_DROP_NO_STORAGE] = "socket_storage_failed",
+	[TCP_DROP_NO_RTT] = "rtt_callback_without_sample",
+	[TCP_DROP_UNTRACKED] = "opened_before_start",
+};
+
+void tcp_peer_labels(struct buf *out, const struct tcp_live *live, const struct tcp_peer *peer)
+{
+	char addr[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN + 8], port[8];
+	int v6 = peer->family == AF_INET6;
+
+	inet_ntop(v6 ? AF_INET6 : AF_INET, peer->addr, addr, sizeof(addr));
+	snprintf(remote, sizeof(remote), "%s/%u", addr, v6 ? live->prefix_v6 : live->prefix_v4);
+	snprintf(port, sizeof(port), "%u", peer->port);
+	prom_label(out, "direction", peer->dir == TCP_DIR_OUTBOUND ? "outbound" : "inbound");
+	prom_label(out, "remote", remote);
+	prom_label(out, "port", port);
+}
+
+static void render_histograms(struct buf *out, const struct tcp_live *live, unsigned int metric)
+{
+	const struct tcp_live_hist *e;
+	char storage[LABELS_MAX];
+	struct buf labels;
+
+	buf_init_fixed(&labels, storage, sizeof(storage));
+	prom_family(out, hist_families[metric].name, "histogram", hist_families[metric].help);
+	for (e = live->hists; e; e = e->hh.next) {
+		if (e->key.metric != metric)
+			continue;
+		buf_reset(&labels);
+		tcp_peer_labels(&labels, live, &e->key.peer);
+		prom_histogram(out, hist_families[metric].name, labels.data, &e->hist,
+			       &hist_families[metric].range);
+	}
+}
+
+static void render_counters(struct buf *out, const struct tcp_live *live, unsigned int i)
+{
+	const struct tcp_live_counters *e;
+	char storage[LABELS_MAX];
+	struct buf labels;
+
+	buf_init_fixed(&labels, storage, sizeof(storage));
+	prom_family(out, counter_families[i].name, "counter", counter_families[i].help);
+	for (e = live->counters; e; e = e->hh.next) {
+		const uint64_t *v = (const uint64_t *)((const char *)&e->c + counter_families[i].offset);
+
+		buf_reset(&labels);
+		tcp_peer_labels(&labels, live, &e->key);
+		prom_sample_u64(out, counter_families[i].name, labels.data, *v);
+	}
+}
+
+static void render_health(struct buf *out, const struct tcp_live *live,
+			  const uint64_t drops[TCP_DROP_MAX])
+{
+	char labels[64];
+
+	prom_family(out, "xdprobe_tcp_events_dropped_total", "counter",
+		    "TCP events the kernel programs could not record, by reason.");
+	for (unsigned int r = 0; r < TCP_DROP_MAX; r++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", drop_reasons[r]);
+		prom_sample_u64(out, "xdprobe_tcp_events_dropped_total", labels, drops[r]);
+	}
+	prom_family(out, "xdprobe_tcp_series", "gauge", "TCP series held in the live state.");
+	prom_sample_u64(out, "xdprobe_tcp_series", NULL, live->series);
+	prom_family(out, "xdprobe_tcp_series_rejected_total", "counter",
+		    "Window aggregates dropped because the live state was full (max_series).");
+	prom_sample_u64(out, "xdprobe_tcp_series_rejected_total", NULL, live->series_rejected);
+	prom_family(out, "xdprobe_tcp_series_expired_total", "counter",
+		    "TCP series forgotten after being idle (series_idle_timeout).");
+	prom_sample_u64(out, "xdprobe_tcp_series_expired_total", NULL, live->series_expired);
+}
+
+void tcp_metrics_render(struct buf *out, const struct tcp_live *live,
+			const uint64_t drops[TCP_DROP_MAX])
+{
+	for (unsigned int m = 0; m < TCP_M_COUNT; m++)
+		render_histograms(out, live, m);
+	for (unsigned int i = 0; i < sizeof(counter_families) / sizeof(counter_families[0]); i++)
+		render_counters(out, live, i);
+	render_health(out, live, drops);
+}

@@ -35,6 +35,7 @@ struct sock_state {
 	__u64 opened_ns; /* reached ESTABLISHED; 0 before and after close */
 	struct tcp_peer peer; /* fixed at ESTABLISHED: the kernel clears the local
 			       * port of a closing socket before we see it */
+	__u64 acked_base; /* bytes_acked at ESTABLISHED: the SYN of an active open */
 	__u8 dir;
 	__u8 has_peer;
 	__u8 pad[2];
@@ -265,6 +266,7 @@ static __always_inline void on_established(const struct sock *sk, int oldstate, 
 		return;
 	st->peer = key;
 	st->has_peer = 1;
+	st->acked_base = BPF_CORE_READ((struct tcp_sock *)sk, bytes_acked);
 	if (oldstate == TCP_SYN_SENT) {
 		latency = now - st->born_ns;
 	} else {
@@ -277,10 +279,33 @@ static __always_inline void on_established(const struct sock *sk, int oldstate, 
 	record(&key, TCP_M_CONNECT, latency);
 }
 
+/*
+ * The kernel counts sequence space, not payload: a FIN the peer acked, and a
+ * FIN received, each add one. Our FIN is acked once we left FIN_WAIT1 for
+ * FIN_WAIT2, or closed from CLOSING/LAST_ACK with nothing unacked; the
+ * peer's FIN sets SOCK_DONE.
+ */
+static __always_inline void add_payload_bytes(struct tcp_peer_counters *c, const struct sock *sk,
+					      const struct sock_state *st, int oldstate)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked) - st->acked_base;
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	bool fin_acked = oldstate == TCP_FIN_WAIT2 ||
+			 ((oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK) &&
+			  BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq));
+
+	if (fin_acked && acked)
+		acked--;
+	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) && received)
+		received--;
+	__sync_fetch_and_add(&c->bytes_sent, acked);
+	__sync_fetch_and_add(&c->bytes_received, received);
+}
+
 static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 now)
 {
 	struct sock_state *st = bpf_sk_storage_get(&sock_states, (void *)sk, 0, 0);
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	struct tcp_peer_counters *c;
 	struct tcp_peer key;
 
@@ -298,11 +323,10 @@ static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 
 	}
 	record(&key, TCP_M_LIFETIME, now - st->opened_ns);
 	c = counters(&key);
-	if (!c)
-		return;
-	__sync_fetch_and_add(&c->closed, 1);
-	__sync_fetch_and_add(&c->bytes_sent, BPF_CORE_READ(tp, bytes_acked));
-	__sync_fetch_and_add(&c->bytes_received, BPF_CORE_READ(tp, bytes_received));
+	if (c) {
+		__sync_fetch_and_add(&c->closed, 1);
+		add_payload_bytes(c, sk, st, oldstate);
+	}
 	st->opened_ns = 0; /* a socket closes once */
 }
 

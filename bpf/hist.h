@@ -61,7 +61,8 @@ static __always_inline unsigned int hist_bucket_ns(__u64 ns)
 	return hist_bucket(ns ? (ns - 1) / 1000 : 0);
 }
 
-/* Lower bound, in microseconds, of bucket b. */
+/* Lower bound, in microseconds, of bucket b; for b = HIST_BUCKETS it is the
+ * upper bound of the last bucket. */
 static __always_inline __u64 hist_bucket_lower(unsigned int b)
 {
 	unsigned int octave = b / HIST_SUB, sub = b % HIST_SUB;

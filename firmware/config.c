@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,12 @@ int config_parse_duration(const char *s, uint64_t *ns)
 	char *end;
 	double v;
 
+	/* digits first: strtod would also take "nan", "inf" and hex */
+	if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')))
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0)
+	if (end == s || errno || !isfinite(v) || v < 0 || (end[0] == 'x' || end[0] == 'X'))
 		return -1;
 	for (unsigned int i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
@@ -184,7 +188,7 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 			continue;
 		if (apply(c, o, value) == 0)
 			return 0;
-		snprintf(err, CONFIG_ERR_MAX, "[%s] %s = \"%.64s\": expected %s", section, key,
+		snprintf(err, CONFIG_ERR_MAX, "[%.64s] %.64s = \"%.64s\": expected %s", section, key,
 			 value, o->expect);
 		return -1;
 	}
@@ -198,21 +202,32 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 }
 
 struct load_ctx {
+	FILE *file;
 	struct config *c;
 	char *err;
-	bool failed;
+	int line;      /* line inih is at, counted by our reader */
+	int fail_line; /* first line a value was rejected on; 0: none */
 };
+
+/* inih reads line by line through this, so we know where a value was. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->file);
+
+	if (r)
+		ctx->line++;
+	return r;
+}
 
 static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct load_ctx *ctx = user;
 
-	if (ctx->failed)
-		return 0;
-	if (config_set(ctx->c, section, key, value, ctx->err) != 0) {
-		ctx->failed = true;
-		return 0; /* inih reports the line number of the first failure */
-	}
+	if (ctx->fail_line)
+		return 1;
+	if (config_set(ctx->c, section, key, value, ctx->err) != 0)
+		ctx->fail_line = ctx->line;
 	return 1;
 }
 
@@ -220,26 +235,30 @@ int config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX
 {
 	struct load_ctx ctx = { .c = c, .err = err };
 	char detail[CONFIG_ERR_MAX];
-	int line;
+	int syntax_line;
 
-	line = ini_parse(path, on_ini_entry, &ctx);
-	if (line == 0)
-		return 0;
-	if (line == -1) {
-		snprintf(err, CONFIG_ERR_MAX, "%.200s: cannot open: %s", path, strerror(errno));
+	ctx.file = fopen(path, "r");
+	if (!ctx.file) {
+		snprintf(err, CONFIG_ERR_MAX, "%.300s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	if (line == -2) {
-		snprintf(err, CONFIG_ERR_MAX, "%s: out of memory while parsing", path);
+	syntax_line = ini_parse_stream(read_line, &ctx, on_ini_entry, &ctx);
+	fclose(ctx.file);
+	if (syntax_line == -2) {
+		snprintf(err, CONFIG_ERR_MAX, "%.300s: out of memory while parsing", path);
 		return -1;
 	}
-	if (ctx.failed) {
-		memcpy(detail, err, CONFIG_ERR_MAX);
-		snprintf(err, CONFIG_ERR_MAX, "%.40s:%d: %.200s", path, line, detail);
-	} else {
+	/* report whichever came first: a syntax error or a rejected value */
+	if (syntax_line > 0 && (!ctx.fail_line || syntax_line < ctx.fail_line)) {
 		snprintf(err, CONFIG_ERR_MAX,
-			 "%.160s:%d: syntax error (expected \"[section]\" or \"key = value\")", path,
-			 line);
+			 "%.300s:%d: syntax error (expected \"[section]\" or \"key = value\")", path,
+			 syntax_line);
+		return -1;
 	}
-	return -1;
+	if (ctx.fail_line) {
+		memcpy(detail, err, CONFIG_ERR_MAX);
+		snprintf(err, CONFIG_ERR_MAX, "%.300s:%d: %.200s", path, ctx.fail_line, detail);
+		return -1;
+	}
+	return 0;
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/xdprobe/xdprobed.conf"
-#define CONFIG_ERR_MAX 256
+#define CONFIG_ERR_MAX 512
 
 struct config {
 	/* [daemon] */

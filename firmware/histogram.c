@@ -37,11 +37,10 @@ uint64_t latency_hist_count_le(const struct latency_hist *h, uint64_t bound_us)
 {
 	uint64_t n = 0;
 
-	/* bucket b holds (lower(b), lower(b+1)] us */
-	for (unsigned int b = 0; b + 1 < HIST_BUCKETS && hist_bucket_lower(b + 1) <= bound_us; b++)
+	/* bucket b holds (lower(b), lower(b+1)] us; the last one also holds
+	 * the values clamped into it */
+	for (unsigned int b = 0; b < HIST_BUCKETS && hist_bucket_lower(b + 1) <= bound_us; b++)
 		n += h->buckets[b];
-	if (bound_us >= hist_bucket_lower(HIST_BUCKETS - 1) * 2)
-		n += h->buckets[HIST_BUCKETS - 1];
 	return n;
 }
 
@@ -64,7 +63,7 @@ double latency_hist_quantile(const struct latency_hist *h, double q)
 		seen += h->buckets[b];
 	}
 	lo = (double)hist_bucket_lower(b) * 1000.0;
-	hi = b + 1 < HIST_BUCKETS ? (double)hist_bucket_lower(b + 1) * 1000.0 : lo * 2;
+	hi = (double)hist_bucket_lower(b + 1) * 1000.0;
 	v = h->buckets[b] ? lo + (hi - lo) * ((rank - (double)seen) / (double)h->buckets[b]) : lo;
 	if (v < (double)h->min_ns)
 		v = (double)h->min_ns;

@@ -18,7 +18,7 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
-static void log_vwrite(enum log_level level, const char *file, int line, const char *fmt,
+__attribute__((format(printf, 4, 0))) static void log_vwrite(enum log_level level, const char *file, int line, const char *fmt,
 		       va_list ap)
 {
 	struct timespec ts;
@@ -44,7 +44,7 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 	va_end(ap);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	enum log_level ours = level == LIBBPF_WARN ? LOG_WARN
 			      : level == LIBBPF_INFO ? LOG_INFO

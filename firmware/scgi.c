@@ -3,40 +3,40 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Reads the netstring length prefix "<digits>:"; returns bytes consumed,
- * 0 when more data is needed, -1 when malformed. */
-static long netstring_length(const char *data, size_t len, size_t *value)
-{
-	size_t v = 0, i;
-
-	for (i = 0; i < len && i < 7; i++) {
-		if (data[i] == ':') {
-			if (i == 0)
-				return -1;
-			*value = v;
-			return (long)i + 1;
-		}
-		if (data[i] < '0' || data[i] > '9' || (i == 0 && data[i] == '0' && len > 1 &&
-						       data[1] != ':'))
-			return -1;
-		v = v * 10 + (size_t)(data[i] - '0');
-	}
-	return i >= 7 ? -1 : 0;
-}
-
-static int parse_content_length(const char *s, size_t *out)
+/* Parses a decimal number of at most max; SCGI_BAD unless all digits,
+ * SCGI_TOO_LARGE past max. */
+static enum scgi_parse parse_size(const char *s, size_t n, size_t max, size_t *out)
 {
 	size_t v = 0;
 
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > SCGI_BODY_MAX)
-			return -1;
-		v = v * 10 + (size_t)(*s - '0');
+	if (n == 0 || (n > 1 && s[0] == '0')) /* netstrings forbid leading zeros */
+		return SCGI_BAD;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return SCGI_BAD;
+	for (size_t i = 0; i < n; i++) {
+		v = v * 10 + (size_t)(s[i] - '0');
+		if (v > max)
+			return SCGI_TOO_LARGE;
 	}
 	*out = v;
-	return 0;
+	return SCGI_OK;
+}
+
+/* Reads the netstring length prefix "<digits>:"; returns the bytes consumed
+ * (> 0), 0 when more data is needed, or a negative enum scgi_parse. */
+static long netstring_length(const char *data, size_t len, size_t *value)
+{
+	const char *colon = memchr(data, ':', len);
+	enum scgi_parse r;
+
+	if (!colon) {
+		/* digits so far: wait for more, unless they already say too much */
+		r = parse_size(data, len, SCGI_HEADERS_MAX, value);
+		return len == 0 || r == SCGI_OK ? 0 : r;
+	}
+	r = parse_size(data, (size_t)(colon - data), SCGI_HEADERS_MAX, value);
+	return r == SCGI_OK ? colon - data + 1 : r;
 }
 
 /* Walks the NUL-separated name/value pairs of the header block. */
@@ -59,8 +59,11 @@ static enum scgi_parse parse_headers(char *h, size_t hlen, struct scgi_request *
 		if (pairs++ == 0 && strcmp(name, "CONTENT_LENGTH") != 0)
 			return SCGI_BAD; /* the protocol requires it first */
 		if (!strcmp(name, "CONTENT_LENGTH")) {
-			if (parse_content_length(value, content_length))
-				return SCGI_TOO_LARGE;
+			enum scgi_parse r = parse_size(value, strlen(value), SCGI_BODY_MAX,
+						       content_length);
+
+			if (r != SCGI_OK)
+				return r;
 			have_length = 1;
 		} else if (!strcmp(name, "SCGI")) {
 			have_scgi = !strcmp(value, "1");
@@ -84,11 +87,9 @@ enum scgi_parse scgi_parse(char *data, size_t len, struct scgi_request *req)
 	enum scgi_parse r;
 
 	if (prefix < 0)
-		return SCGI_BAD;
+		return (enum scgi_parse)prefix;
 	if (prefix == 0)
 		return SCGI_INCOMPLETE;
-	if (hlen > SCGI_HEADERS_MAX)
-		return SCGI_TOO_LARGE;
 	if (len < (size_t)prefix + hlen + 1)
 		return SCGI_INCOMPLETE;
 	if (data[prefix + hlen] != ',')

@@ -36,9 +36,10 @@ struct sock_state {
 	struct tcp_peer peer; /* fixed at ESTABLISHED: the kernel clears the local
 			       * port of a closing socket before we see it */
 	__u64 acked_base; /* bytes_acked at ESTABLISHED: the SYN of an active open */
+	__u32 retrans_counted; /* retransmitted segments already exported */
 	__u8 dir;
 	__u8 has_peer;
-	__u8 pad[2];
+	__u8 pad[6];
 };
 
 struct {
@@ -225,6 +226,21 @@ static __always_inline struct tcp_peer_counters *counters(const struct tcp_peer 
 			__sync_fetch_and_add(&c_->field, (n));                                     \
 	} while (0)
 
+/*
+ * The tcp_retransmit_skb tracepoint misses retransmissions the kernel sends
+ * outside tcp_retransmit_skb() (tail loss probes) and counts skbs, not
+ * segments. The kernel's per-socket total_retrans counts them all, so it is
+ * the truth: on every RTT sample and at close, export what it adds.
+ */
+static __always_inline void reconcile_retrans(struct sock_state *st, const struct tcp_peer *key,
+					      __u32 total_retrans)
+{
+	if (total_retrans > st->retrans_counted) {
+		COUNT(key, retransmits, total_retrans - st->retrans_counted);
+		st->retrans_counted = total_retrans;
+	}
+}
+
 /* The peer of a socket: as fixed when it was established, else derived. */
 static __always_inline bool sock_peer(const struct sock *sk, struct tcp_peer *key)
 {
@@ -250,6 +266,7 @@ static __always_inline struct sock_state *new_state(const struct sock *sk, __u8 
 	st->opened_ns = 0;
 	st->dir = dir;
 	st->has_peer = 0;
+	st->retrans_counted = 0;
 	return st;
 }
 
@@ -322,6 +339,7 @@ static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 
 		return;
 	}
 	record(&key, TCP_M_LIFETIME, now - st->opened_ns);
+	reconcile_retrans(st, &key, BPF_CORE_READ((struct tcp_sock *)sk, total_retrans));
 	c = counters(&key);
 	if (c) {
 		__sync_fetch_and_add(&c->closed, 1);
@@ -360,6 +378,7 @@ SEC("sockops")
 int tcp_rtt_sample(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *bsk = skops->sk;
+	struct sock_state *st;
 	struct tcp_peer key;
 	struct sock *sk;
 	long mrtt_us;
@@ -386,16 +405,25 @@ int tcp_rtt_sample(struct bpf_sock_ops *skops)
 	if (!sk || !sock_peer(sk, &key))
 		return 1;
 	record(&key, TCP_M_RTT, (__u64)mrtt_us * 1000);
+	st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
+	if (st)
+		reconcile_retrans(st, &key, skops->total_retrans);
 	return 1;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb)
+int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
+	struct sock_state *st;
 	struct tcp_peer key;
 
-	if (sock_peer(sk, &key))
-		COUNT(&key, retransmits, 1);
+	if (err || !sock_peer(sk, &key)) /* failed attempts are not retransmissions */
+		return 0;
+	st = bpf_sk_storage_get(&sock_states, (void *)sk, 0, 0);
+	/* counted now, so the number is live; reconcile_retrans fixes the rest */
+	COUNT(&key, retransmits, 1);
+	if (st)
+		st->retrans_counted++;
 	return 0;
 }
 

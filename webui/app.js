@@ -12,6 +12,16 @@ function fmtSeconds(s) {
   return `${s.toFixed(2)} s`;
 }
 
+function fmtDuration(s) {
+  if (!Number.isFinite(s)) return '–';
+  const d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return m ? `${m} min ${Math.floor(s % 60)} s` : `${Math.floor(s)} s`;
+}
+
+const fmtBound = (s) => (s === Infinity ? '> range' : Number.isFinite(s) ? `≤ ${fmtSeconds(s)}` : '–');
+
 function fmtBytes(n) {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
@@ -28,16 +38,20 @@ function collectPeers(samples) {
     return peers.get(k);
   };
   for (const s of samples) {
-    const h = /^xdprobe_tcp_(connect_latency|rtt)_seconds_bucket$/.exec(s.name);
+    const h = /^xdprobe_tcp_(connect_latency|rtt)_seconds_(bucket|sum|count)$/.exec(s.name);
     if (h) {
-      const p = peer(s.labels);
-      (p.hist[h[1]] ||= []).push({ le: s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), count: s.value });
+      const hist = (peer(s.labels).hist[h[1]] ||= { buckets: [], sum: 0, count: 0 });
+      if (h[2] === 'bucket') {
+        hist.buckets.push({ le: s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), count: s.value });
+      } else {
+        hist[h[2]] = s.value;
+      }
       continue;
     }
     const c = /^xdprobe_tcp_(\w+)_total$/.exec(s.name);
     if (c && s.labels.remote) peer(s.labels).c[c[1]] = s.value;
   }
-  for (const p of peers.values()) for (const b of Object.values(p.hist)) b.sort((x, y) => x.le - y.le);
+  for (const p of peers.values()) for (const h of Object.values(p.hist)) h.buckets.sort((x, y) => x.le - y.le);
   return [...peers.values()];
 }
 
@@ -51,17 +65,18 @@ function renderPeers(peers) {
   const body = document.querySelector('#tcp tbody');
   const rows = peers.map((p) => {
     const tr = document.createElement('tr');
-    const connect = p.hist.connect_latency || [];
-    const rtt = p.hist.rtt || [];
+    const empty = { buckets: [], sum: 0, count: 0 };
+    const connect = p.hist.connect_latency || empty;
+    const rtt = p.hist.rtt || empty;
     const n = (k) => p.c[k] ?? 0;
     cell(tr, p.labels.direction);
     cell(tr, p.labels.remote);
     cell(tr, p.labels.port);
-    cell(tr, connect.length ? String(connect[connect.length - 1].count) : '0');
-    cell(tr, fmtSeconds(bucketQuantile(0.5, connect)));
-    cell(tr, fmtSeconds(bucketQuantile(0.9, connect)));
-    cell(tr, fmtSeconds(bucketQuantile(0.5, rtt)));
-    cell(tr, fmtSeconds(bucketQuantile(0.99, rtt)));
+    cell(tr, String(connect.count));
+    cell(tr, fmtSeconds(connect.count ? connect.sum / connect.count : NaN));
+    cell(tr, fmtBound(bucketQuantileBound(0.99, connect.buckets)));
+    cell(tr, fmtSeconds(rtt.count ? rtt.sum / rtt.count : NaN));
+    cell(tr, fmtBound(bucketQuantileBound(0.99, rtt.buckets)));
     cell(tr, String(n('retransmits')));
     cell(tr, `${n('resets_sent')} / ${n('resets_received')}`);
     cell(tr, String(n('connect_failures')));
@@ -80,7 +95,7 @@ function renderHealth(samples) {
   const items = [
     ['Version', build ? build.labels.version : '–'],
     ['Gateway', build?.labels.gateway || '–'],
-    ['Uptime', start ? fmtSeconds(Date.now() / 1000 - start) : '–'],
+    ['Uptime', start ? fmtDuration(Date.now() / 1000 - start) : '–'],
     ['Memory (RSS)', fmtBytes(get('process_resident_memory_bytes') ?? 0)],
     ['CPU time', fmtSeconds(get('process_cpu_seconds_total'))],
     ['Window', fmtSeconds(get('xdprobe_window_seconds'))],

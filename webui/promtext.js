@@ -42,4 +42,15 @@ function bucketQuantile(q, buckets) {
   return prevLe;
 }
 
-if (typeof module !== 'undefined') module.exports = { parseMetrics, parseLabels, bucketQuantile };
+// Upper bound of the bucket holding quantile q: an honest "at most" that
+// does not pretend to more resolution than the buckets have.
+function bucketQuantileBound(q, buckets) {
+  if (!buckets.length) return NaN;
+  const total = buckets[buckets.length - 1].count;
+  if (!total) return NaN;
+  return buckets.find((b) => b.count >= q * total).le;
+}
+
+if (typeof module !== 'undefined') {
+  module.exports = { parseMetrics, parseLabels, bucketQuantile, bucketQuantileBound };
+}

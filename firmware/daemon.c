@@ -94,27 +94,24 @@ static void render_self(struct daemon *d, struct buf *out)
 	prom_family(out, "xdprobe_build_info", "gauge",
 		    "Constant 1, labelled with the version and the gateway name.");
 	prom_sample_u64(out, "xdprobe_build_info", labels.data, 1);
-	prom_family(out, "xdprobe_window_seconds", "gauge", "Aggregation window length.");
-	prom_sample_f64(out, "xdprobe_window_seconds", NULL, (double)d->cfg.window_ns / 1e9);
-	prom_family(out, "xdprobe_windows_total", "counter", "Windows drained since start.");
-	prom_sample_u64(out, "xdprobe_windows_total", NULL, d->windows);
-	prom_family(out, "xdprobe_windows_late_total", "counter",
-		    "Window ticks that came later than a whole window.");
-	prom_sample_u64(out, "xdprobe_windows_late_total", NULL, d->windows_late);
-	prom_family(out, "xdprobe_drain_errors_total", "counter", "Failed map drains.");
-	prom_sample_u64(out, "xdprobe_drain_errors_total", NULL, d->drain_errors);
-	prom_family(out, "xdprobe_drain_duration_seconds", "gauge",
-		    "Time the last window's drain of the kernel maps took.");
-	prom_sample_f64(out, "xdprobe_drain_duration_seconds", NULL,
+	prom_single_f64(out, "xdprobe_window_seconds", "gauge", "Aggregation window length.",
+			(double)d->cfg.window_ns / 1e9);
+	prom_single_u64(out, "xdprobe_windows_total", "counter", "Windows drained since start.",
+			d->windows);
+	prom_single_u64(out, "xdprobe_windows_late_total", "counter",
+			"Window ticks that came later than a whole window.", d->windows_late);
+	prom_single_u64(out, "xdprobe_drain_errors_total", "counter", "Failed map drains.",
+			d->drain_errors);
+	prom_single_f64(out, "xdprobe_drain_duration_seconds", "gauge",
+			"Time the last window's drain of the kernel maps took.",
 			(double)d->last_drain_ns / 1e9);
 	prom_family(out, "xdprobe_feature_enabled", "gauge",
 		    "1 when a measurement is active, 0 when disabled or unsupported here.");
 	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"tcp_sockets\"", d->tcp != NULL);
 	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"tcp_rtt\"",
 			d->tcp && passive_tcp_has_rtt(d->tcp));
-	prom_family(out, "xdprobe_http_requests_total", "counter",
-		    "Requests the daemon answered for lighttpd.");
-	prom_sample_u64(out, "xdprobe_http_requests_total", NULL, scgi_server_requests(d->scgi));
+	prom_single_u64(out, "xdprobe_http_requests_total", "counter",
+			"Requests the daemon answered for lighttpd.", scgi_server_requests(d->scgi));
 }
 
 static void render_metrics(struct daemon *d, struct buf *out)

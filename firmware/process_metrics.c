@@ -75,24 +75,19 @@ void process_metrics_render(struct buf *out)
 	struct rlimit rl;
 
 	if (read_proc_stat(&ps) == 0) {
-		prom_family(out, "process_cpu_seconds_total", "counter",
-			    "Total user and system CPU time spent in seconds.");
-		prom_sample_f64(out, "process_cpu_seconds_total", NULL, ps.cpu_seconds);
-		prom_family(out, "process_resident_memory_bytes", "gauge",
-			    "Resident memory size in bytes.");
-		prom_sample_u64(out, "process_resident_memory_bytes", NULL, ps.rss_bytes);
-		prom_family(out, "process_virtual_memory_bytes", "gauge",
-			    "Virtual memory size in bytes.");
-		prom_sample_u64(out, "process_virtual_memory_bytes", NULL, ps.vsize);
-		prom_family(out, "process_start_time_seconds", "gauge",
-			    "Start time of the process since unix epoch in seconds.");
-		prom_sample_f64(out, "process_start_time_seconds", NULL, ps.start_seconds);
+		prom_single_f64(out, "process_cpu_seconds_total", "counter",
+				"Total user and system CPU time spent in seconds.", ps.cpu_seconds);
+		prom_single_u64(out, "process_resident_memory_bytes", "gauge",
+				"Resident memory size in bytes.", ps.rss_bytes);
+		prom_single_u64(out, "process_virtual_memory_bytes", "gauge",
+				"Virtual memory size in bytes.", ps.vsize);
+		prom_single_f64(out, "process_start_time_seconds", "gauge",
+				"Start time of the process since unix epoch in seconds.",
+				ps.start_seconds);
 	}
-	prom_family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
-	prom_sample_u64(out, "process_open_fds", NULL, open_fds());
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		prom_family(out, "process_max_fds", "gauge",
-			    "Maximum number of open file descriptors.");
-		prom_sample_u64(out, "process_max_fds", NULL, rl.rlim_cur);
-	}
+	prom_single_u64(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+			open_fds());
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		prom_single_u64(out, "process_max_fds", "gauge",
+				"Maximum number of open file descriptors.", rl.rlim_cur);
 }

@@ -65,6 +65,20 @@ void prom_sample_f64(struct buf *b, const char *name, const char *labels, double
 		buf_printf(b, "%s\n", prom_format_double(v, num, sizeof(num)));
 }
 
+void prom_single_u64(struct buf *b, const char *name, const char *type, const char *help,
+		     uint64_t v)
+{
+	prom_family(b, name, type, help);
+	prom_sample_u64(b, name, NULL, v);
+}
+
+void prom_single_f64(struct buf *b, const char *name, const char *type, const char *help,
+		     double v)
+{
+	prom_family(b, name, type, help);
+	prom_sample_f64(b, name, NULL, v);
+}
+
 static void bucket_line(struct buf *b, const char *name, const char *labels, const char *le,
 			uint64_t n)
 {

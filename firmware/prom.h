@@ -21,6 +21,11 @@ void prom_family(struct buf *b, const char *name, const char *type, const char *
 void prom_label(struct buf *b, const char *name, const char *value);
 void prom_sample_u64(struct buf *b, const char *name, const char *labels, uint64_t v);
 void prom_sample_f64(struct buf *b, const char *name, const char *labels, double v);
+/* A family with a single unlabelled sample: HELP, TYPE and the value. */
+void prom_single_u64(struct buf *b, const char *name, const char *type, const char *help,
+		     uint64_t v);
+void prom_single_f64(struct buf *b, const char *name, const char *type, const char *help,
+		     double v);
 /* name_bucket/_sum/_count lines of one histogram series, in seconds. */
 void prom_histogram(struct buf *b, const char *name, const char *labels,
 		    const struct latency_hist *h, const struct prom_buckets *range);

@@ -115,14 +115,14 @@ static void render_health(struct buf *out, const struct tcp_live *live,
 		snprintf(labels, sizeof(labels), "reason=\"%s\"", drop_reasons[r]);
 		prom_sample_u64(out, "xdprobe_tcp_events_dropped_total", labels, drops[r]);
 	}
-	prom_family(out, "xdprobe_tcp_series", "gauge", "TCP series held in the live state.");
-	prom_sample_u64(out, "xdprobe_tcp_series", NULL, live->series);
-	prom_family(out, "xdprobe_tcp_series_rejected_total", "counter",
-		    "Window aggregates dropped because the live state was full (max_series).");
-	prom_sample_u64(out, "xdprobe_tcp_series_rejected_total", NULL, live->series_rejected);
-	prom_family(out, "xdprobe_tcp_series_expired_total", "counter",
-		    "TCP series forgotten after being idle (series_idle_timeout).");
-	prom_sample_u64(out, "xdprobe_tcp_series_expired_total", NULL, live->series_expired);
+	prom_single_u64(out, "xdprobe_tcp_series", "gauge", "TCP series held in the live state.",
+			live->series);
+	prom_single_u64(out, "xdprobe_tcp_series_rejected_total", "counter",
+			"Window aggregates dropped because the live state was full (max_series).",
+			live->series_rejected);
+	prom_single_u64(out, "xdprobe_tcp_series_expired_total", "counter",
+			"TCP series forgotten after being idle (series_idle_timeout).",
+			live->series_expired);
 }
 
 void tcp_metrics_render(struct buf *out, const struct tcp_live *live,

@@ -8,9 +8,16 @@ function parseMetrics(text) {
     if (!line || line[0] === '#') continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) continue;
-    out.push({ name: m[1], labels: parseLabels(m[2] || ''), value: Number(m[3]) });
+    out.push({ name: m[1], labels: parseLabels(m[2] || ''), value: parseValue(m[3]) });
   }
   return out;
+}
+
+// Number() does not read the exposition's "+Inf" and "-Inf".
+function parseValue(s) {
+  if (s === '+Inf') return Infinity;
+  if (s === '-Inf') return -Infinity;
+  return Number(s);
 }
 
 function parseLabels(s) {

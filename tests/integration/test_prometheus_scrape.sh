@@ -5,6 +5,8 @@
 # and lighttpd's handling of a hostile request.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/board/lighttpd/lighttpd.sh"
+export -f lighttpd_start lighttpd_port_free
+export _LIGHTTPD_DIR
 
 plant_up --traffic yes --wan-delay-ms 2 --emu-log no || exit 1
 start_daemon --window 1s --gateway test-gw || exit 1
@@ -12,10 +14,12 @@ port=$(lighttpd_pick_port) && lighttpd_start 127.0.0.1 "$port" "$DAEMON_SOCK" "$
 nsl_track_pid "$LIGHTTPD_PID"
 base=http://127.0.0.1:$port
 
+check "a second front on the same port is refused with a clear message" \
+	bash -c "lighttpd_start 127.0.0.1 $port '$DAEMON_SOCK' '$NSL_DIR/www2' 2>&1 | grep -q 'port $port is already in use'"
 check "lighttpd serves the dashboard page" \
-	bash -c "curl -fsS '$base/' | grep -q '<title>xdprobe</title>'"
+	bash -c "curl -fsS '$base/' | grep '<title>xdprobe</title>' >/dev/null"
 check "lighttpd forwards /metrics to the daemon" \
-	bash -c "curl -fsS '$base/metrics' | grep -q '^xdprobe_build_info{version=.*gateway=\"test-gw\"} 1$'"
+	bash -c "curl -fsS '$base/metrics' | grep '^xdprobe_build_info{version=.*gateway=\"test-gw\"} 1$' >/dev/null"
 check "the exposition has the 0.0.4 content type" \
 	bash -c "curl -fsS -o /dev/null -w '%{content_type}' '$base/metrics' | grep -q 'version=0.0.4'"
 check "a POST to /metrics is refused" \
@@ -64,7 +68,7 @@ target_up() {
 }
 check "Prometheus sees the target up" target_up
 check "Prometheus reports no scrape error" \
-	bash -c "curl -fsS '$papi/targets' | grep -q '\"lastError\":\"\"'"
+	bash -c "curl -fsS '$papi/targets' | grep '\"lastError\":\"\"' >/dev/null"
 check "Prometheus stored the scraped samples" \
 	test "$(query 'scrape_samples_scraped{job="xdprobe"}')" -gt 100
 check "the build info is queryable with the gateway label" \

@@ -7,7 +7,7 @@ build=(cmake make gcc pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf
        zlib1g-dev liburing-dev libsqlite3-dev libinih-dev libcap-dev uthash-dev)
 run=(lighttpd iproute2 ethtool curl procps)
 test=(libcmocka-dev prometheus)
-bench=(prometheus-node-exporter)
+bench=(prometheus-node-exporter time python3)
 
 case "${1:-}" in
 run) want=("${build[@]}" "${run[@]}") ;;

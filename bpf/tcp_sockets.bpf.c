@@ -112,29 +112,51 @@ static __always_inline bool is_ephemeral(__u16 port)
 	return port >= ephemeral_lo && port <= ephemeral_hi;
 }
 
-/* Fills key from a socket; returns false for sockets we do not watch. */
-static __always_inline bool key_from_sock(const struct sock *sk, struct tcp_peer *key, int dir)
+static __always_inline bool is_v4_mapped(const __u8 *a)
 {
-	struct sock_common skc;
-	__u16 lport, rport;
+	const __u32 *w = (const __u32 *)a;
 
-	if (bpf_core_read(&skc, sizeof(skc), &sk->__sk_common))
-		return false;
-	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
-		return false;
-	__builtin_memset(key, 0, sizeof(*key));
-	key->family = skc.skc_family;
-	if (skc.skc_family == AF_INET) {
-		__builtin_memcpy(key->addr, &skc.skc_daddr, 4);
-		mask_prefix(key->addr, prefix_v4, 32);
-	} else if (skc.skc_family == AF_INET6) {
-		__builtin_memcpy(key->addr, &skc.skc_v6_daddr, 16);
-		mask_prefix(key->addr, prefix_v6, 128);
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+}
+
+/* The remote address, masked to the configured prefix. IPv4 peers of
+ * dual-stack sockets (::ffff:a.b.c.d) are keyed as IPv4. */
+static __always_inline bool key_set_remote(const struct sock *sk, struct tcp_peer *key)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 v6[16];
+
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&v6, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		if (!is_v4_mapped(v6)) {
+			__builtin_memcpy(key->addr, v6, 16);
+			mask_prefix(key->addr, prefix_v6, 128);
+			key->family = AF_INET6;
+			return true;
+		}
+		__builtin_memcpy(key->addr, v6 + 12, 4);
+	} else if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)key->addr, sk, __sk_common.skc_daddr);
 	} else {
 		return false;
 	}
-	lport = skc.skc_num;
-	rport = bpf_ntohs(skc.skc_dport);
+	mask_prefix(key->addr, prefix_v4, 32);
+	key->family = AF_INET;
+	return true;
+}
+
+/* Fills key from a socket; returns false for sockets we do not watch. */
+static __always_inline bool key_from_sock(const struct sock *sk, struct tcp_peer *key, int dir)
+{
+	__u16 lport, rport;
+
+	if (netns_cookie && BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != netns_cookie)
+		return false;
+	__builtin_memset(key, 0, sizeof(*key));
+	if (!key_set_remote(sk, key))
+		return false;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (dir < 0) /* unknown opener: an ephemeral local port means we connected */
 		dir = is_ephemeral(lport) && !is_ephemeral(rport) ? TCP_DIR_OUTBOUND : TCP_DIR_INBOUND;
 	key->dir = dir;

@@ -16,9 +16,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -29,11 +26,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "simutil.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -45,10 +42,8 @@
 #define MAX_LISTEN 32
 #define MAX_SIZES 64
 #define MAX_EVENTS 64
-#define NSEC_PER_SEC 1000000000ull
-#define NSEC_PER_MSEC 1000000ull
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_FAIL = 1 };	/* 2, usage: SIM_EXIT_USAGE */
 enum { K_SIGNAL, K_LISTEN, K_CONN };
 
 /* First member of everything registered with epoll: tells what it is. */
@@ -57,33 +52,21 @@ struct handle {
 	int fd;
 };
 
+/*
+ * Head of a connection of either role, first in struct sconn and cconn: what
+ * epoll hands back, and a link in the role's list of open connections.
+ */
+struct conn {
+	struct handle h;
+	struct conn *prev, *next;
+};
+
 struct endpoint {
 	struct sockaddr_storage ss;
 	socklen_t len;
 };
 
 /* ---- shared helpers --------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static int parse_port(const char *s, uint16_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > 65535 || *s == '-')
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
 
 static int fill_endpoint(const char *host, uint16_t port, struct endpoint *ep)
 {
@@ -113,7 +96,7 @@ static int parse_endpoint(const char *s, bool need_port, struct endpoint *ep)
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port = NULL, *end;
 	size_t hlen;
-	uint16_t p = 0;
+	uint64_t p = 0;
 
 	if (s[0] == '[') {
 		end = strchr(s, ']');
@@ -133,50 +116,9 @@ static int parse_endpoint(const char *s, bool need_port, struct endpoint *ep)
 		return -EINVAL;
 	memcpy(host, s, hlen);
 	host[hlen] = '\0';
-	if (port && parse_port(port, &p))
+	if (port && sim_parse_u64(port, 10, 65535, &p))
 		return -EINVAL;
-	return fill_endpoint(host, p, ep);
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (*s == '-')
-		return -EINVAL;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_double(const char *s, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int signals_open(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fill_endpoint(host, (uint16_t)p, ep);
 }
 
 /* Many concurrent connections: use the hard limit of open files. */
@@ -206,32 +148,77 @@ static void close_rst(int fd)
 	close(fd);
 }
 
-struct kv {
-	const char *key;
-	uint64_t val;
-};
-
-static void kv_print(FILE *f, const struct kv *kv, size_t n)
+static void conn_link(struct conn **head, struct conn *c)
 {
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s %" PRIu64 "\n", kv[i].key, kv[i].val);
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
 }
 
-/* Write to a temporary file and rename: readers never see half a file. */
-static int kv_write_file(const char *path, const struct kv *kv, size_t n)
+/* Close (with an RST if asked), unlink from the role's list and free. */
+static void conn_close(struct conn **head, struct conn *c, bool rst)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
+	if (rst)
+		close_rst(c->h.fd);
+	else
+		close(c->h.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	kv_print(f, kv, n);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -errno;
-	return 0;
+/* recv() retried on EINTR: bytes, 0 at EOF, -EAGAIN when drained, or -errno. */
+static ssize_t conn_recv(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* sendmsg() likewise; MSG_NOSIGNAL: a reset peer is an error, not SIGPIPE. */
+static ssize_t conn_send(int fd, struct iovec *iov, size_t cnt)
+{
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = cnt };
+	ssize_t n;
+
+	do
+		n = sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* The epoll set of a role, holding the signalfd: shutdown is an event. */
+static int loop_open(int *ep, struct handle *sig)
+{
+	int err;
+
+	*ep = epoll_create1(EPOLL_CLOEXEC);
+	*sig = (struct handle){ K_SIGNAL, sim_signals_open() };
+	if (*ep >= 0 && sig->fd >= 0 && !epoll_set(*ep, EPOLL_CTL_ADD, sig, EPOLLIN))
+		return 0;
+	err = errno;
+	fprintf(stderr, "tcpgen: epoll/signalfd: %s\n", strerror(err));
+	return -err;
+}
+
+/* Stats to the role's terminal stream, and to a file when asked. */
+static int kv_report(FILE *f, const struct sim_kv *kv, size_t n, const char *path)
+{
+	int r = 0;
+
+	sim_kv_print(f, kv, n, NULL);
+	fflush(f);
+	if (path && (r = sim_kv_write_file(path, kv, n)))
+		fprintf(stderr, "tcpgen: cannot write %s: %s\n", path, strerror(-r));
+	return r;
 }
 
 static void fill_pattern(uint8_t *buf, size_t n)
@@ -243,8 +230,7 @@ static void fill_pattern(uint8_t *buf, size_t n)
 /* ---- server ----------------------------------------------------------- */
 
 struct sconn {
-	struct handle h;
-	struct sconn *prev, *next;
+	struct conn base;
 	uint8_t hdr[HDR_LEN];
 	uint32_t hdr_got;
 	uint64_t up_left, down_left;
@@ -261,7 +247,7 @@ struct server {
 	struct handle sig;
 	struct handle lis[MAX_LISTEN];
 	int nlis;
-	struct sconn *conns;	/* all open connections, freed on exit */
+	struct conn *conns;	/* all open connections, freed on exit */
 	struct server_stats st;
 	const char *stats_path;
 	uint8_t buf[IOBUF];
@@ -269,18 +255,9 @@ struct server {
 
 static void srv_close(struct server *s, struct sconn *c, bool rst)
 {
-	if (rst)
-		close_rst(c->h.fd);
-	else
-		close(c->h.fd);	/* all input was read, so this sends a FIN */
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	s->st.active--;
-	free(c);
+	/* Without rst: all input was read, so close() sends a FIN. */
+	conn_close(&s->conns, &c->base, rst);
 }
 
 /* Map a socket error to a counter and drop the connection. */
@@ -297,14 +274,12 @@ static void srv_write(struct server *s, struct sconn *c)
 {
 	while (c->down_left) {
 		size_t n = c->down_left < IOBUF ? (size_t)c->down_left : IOBUF;
-		ssize_t w = send(c->h.fd, s->buf, n, MSG_NOSIGNAL);
+		ssize_t w = conn_send(c->base.h.fd, &(struct iovec){ s->buf, n }, 1);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN)
+		if (w == -EAGAIN)
 			return;
 		if (w < 0)
-			return srv_fail(s, c, errno);
+			return srv_fail(s, c, (int)-w);
 		c->down_left -= (uint64_t)w;
 		s->st.bytes_out += (uint64_t)w;
 	}
@@ -315,7 +290,7 @@ static void srv_write(struct server *s, struct sconn *c)
 static void srv_start_reply(struct server *s, struct sconn *c)
 {
 	c->writing = true;
-	if (epoll_set(s->ep, EPOLL_CTL_MOD, &c->h, EPOLLOUT))
+	if (epoll_set(s->ep, EPOLL_CTL_MOD, &c->base.h, EPOLLOUT))
 		return srv_fail(s, c, errno);
 	srv_write(s, c);
 }
@@ -352,14 +327,12 @@ static bool srv_consume(struct server *s, struct sconn *c, size_t n)
 static void srv_read(struct server *s, struct sconn *c)
 {
 	for (;;) {
-		ssize_t n = recv(c->h.fd, s->buf, IOBUF, 0);
+		ssize_t n = conn_recv(c->base.h.fd, s->buf, IOBUF);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n == -EAGAIN)
 			return;
 		if (n < 0)
-			return srv_fail(s, c, errno);
+			return srv_fail(s, c, (int)-n);
 		if (n == 0) {
 			s->st.incomplete++;	/* peer closed before the request was complete */
 			return srv_close(s, c, false);
@@ -386,17 +359,14 @@ static void srv_accept(struct server *s, struct handle *l)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		c = calloc(1, sizeof(*c));
 		if (c)
-			c->h = (struct handle){ K_CONN, fd };
-		if (!c || epoll_set(s->ep, EPOLL_CTL_ADD, &c->h, EPOLLIN) < 0) {
+			c->base.h = (struct handle){ K_CONN, fd };
+		if (!c || epoll_set(s->ep, EPOLL_CTL_ADD, &c->base.h, EPOLLIN) < 0) {
 			s->st.errors++;
 			free(c);
 			close_rst(fd);
 			continue;
 		}
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
+		conn_link(&s->conns, &c->base);
 		s->st.accepted++;
 		s->st.active++;
 	}
@@ -410,8 +380,10 @@ static int srv_listen(struct server *s, const struct endpoint *ep, const char *t
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* v4 and v6 listeners on the same port must not collide. */
-	if (ep->ss.ss_family == AF_INET6)
+	/* A v6 address and a v4 address on the same port must not collide;
+	 * [::] stays dual-stack, as servers usually listen. */
+	if (ep->ss.ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&ep->ss)->sin6_addr))
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&ep->ss, ep->len) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
@@ -423,24 +395,6 @@ static int srv_listen(struct server *s, const struct endpoint *ep, const char *t
 	}
 	s->lis[s->nlis] = (struct handle){ K_LISTEN, fd };
 	return epoll_set(s->ep, EPOLL_CTL_ADD, &s->lis[s->nlis++], EPOLLIN);
-}
-
-static size_t srv_kv(const struct server *s, struct kv *kv)
-{
-	const struct server_stats *t = &s->st;
-	size_t n = 0;
-
-	kv[n++] = (struct kv){ "accepted", t->accepted };
-	kv[n++] = (struct kv){ "completed", t->completed };
-	kv[n++] = (struct kv){ "bad_magic", t->bad_magic };
-	kv[n++] = (struct kv){ "incomplete", t->incomplete };
-	kv[n++] = (struct kv){ "reset_by_peer", t->reset_by_peer };
-	kv[n++] = (struct kv){ "errors", t->errors };
-	kv[n++] = (struct kv){ "accept_errors", t->accept_errors };
-	kv[n++] = (struct kv){ "bytes_in", t->bytes_in };
-	kv[n++] = (struct kv){ "bytes_out", t->bytes_out };
-	kv[n++] = (struct kv){ "active", t->active };
-	return n;
 }
 
 static void srv_event(struct server *s, struct handle *h)
@@ -476,21 +430,29 @@ static int srv_loop(struct server *s)
 	}
 }
 
-static void srv_report(struct server *s)
+static void srv_report(const struct server *s)
 {
-	struct kv kv[16];
-	size_t n = srv_kv(s, kv);
-	int r;
+	const struct server_stats *t = &s->st;
+	const struct sim_kv kv[] = {
+		{ "accepted", t->accepted },
+		{ "completed", t->completed },
+		{ "bad_magic", t->bad_magic },
+		{ "incomplete", t->incomplete },
+		{ "reset_by_peer", t->reset_by_peer },
+		{ "errors", t->errors },
+		{ "accept_errors", t->accept_errors },
+		{ "bytes_in", t->bytes_in },
+		{ "bytes_out", t->bytes_out },
+		{ "active", t->active },
+	};
 
-	kv_print(stderr, kv, n);
-	if (s->stats_path && (r = kv_write_file(s->stats_path, kv, n)))
-		fprintf(stderr, "tcpgen: cannot write %s: %s\n", s->stats_path, strerror(-r));
+	kv_report(stderr, kv, sizeof(kv) / sizeof(kv[0]), s->stats_path);
 }
 
 static void srv_finish(struct server *s)
 {
 	while (s->conns)
-		srv_close(s, s->conns, false);
+		srv_close(s, (struct sconn *)s->conns, false);
 	for (int i = 0; i < s->nlis; i++)
 		close(s->lis[i].fd);
 	close(s->sig.fd);
@@ -517,8 +479,7 @@ struct copts {
 enum cstate { C_CONNECTING, C_SENDING, C_RECEIVING };
 
 struct cconn {
-	struct handle h;
-	struct cconn *prev, *next;
+	struct conn base;
 	enum cstate state;
 	bool rst;		/* end this one with an RST */
 	uint8_t hdr[HDR_LEN];
@@ -538,23 +499,17 @@ struct client {
 	struct handle sig;
 	struct copts o;
 	struct client_stats st;
-	struct cconn *conns;
+	struct conn *conns;
 	uint32_t inflight;
 	uint64_t t_begin, t_end, next_start, interval_ns;
 	bool stopping;		/* signal: abort in-flight, start nothing */
 	uint8_t buf[IOBUF];
 };
 
-static void cl_unlink(struct client *cl, struct cconn *c)
+static void cl_close(struct client *cl, struct cconn *c, bool rst)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		cl->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	cl->inflight--;
-	free(c);
+	conn_close(&cl->conns, &c->base, rst);
 }
 
 static void cl_fail(struct client *cl, struct cconn *c, int err)
@@ -572,20 +527,15 @@ static void cl_fail(struct client *cl, struct cconn *c, int err)
 		t->fail_short++;	/* EOF before all expected bytes */
 	else
 		t->fail_other++;
-	close(c->h.fd);
-	cl_unlink(cl, c);
+	cl_close(cl, c, false);
 }
 
 static void cl_success(struct client *cl, struct cconn *c)
 {
 	cl->st.ok++;
-	if (c->rst) {
+	if (c->rst)
 		cl->st.resets_sent++;
-		close_rst(c->h.fd);
-	} else {
-		close(c->h.fd);
-	}
-	cl_unlink(cl, c);
+	cl_close(cl, c, c->rst);
 }
 
 static void cl_record_connect(struct client *cl, uint64_t ns)
@@ -603,14 +553,12 @@ static void cl_record_connect(struct client *cl, uint64_t ns)
 static void cl_receive(struct client *cl, struct cconn *c)
 {
 	for (;;) {
-		ssize_t n = recv(c->h.fd, cl->buf, IOBUF, 0);
+		ssize_t n = conn_recv(c->base.h.fd, cl->buf, IOBUF);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n == -EAGAIN)
 			return;
 		if (n < 0)
-			return cl_fail(cl, c, errno);
+			return cl_fail(cl, c, (int)-n);
 		if (n == 0)
 			return c->rx_done == c->down ? cl_success(cl, c)
 						     : cl_fail(cl, c, ENODATA);
@@ -632,27 +580,24 @@ static void cl_send(struct client *cl, struct cconn *c)
 		size_t body = left - (HDR_LEN - hoff) < IOBUF ? left - (HDR_LEN - hoff) : IOBUF;
 		/* Header and payload in one call: no Nagle stall between them. */
 		struct iovec iov[2] = { { c->hdr + hoff, HDR_LEN - hoff }, { cl->buf, body } };
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-		ssize_t w = sendmsg(c->h.fd, &m, MSG_NOSIGNAL);
+		ssize_t w = conn_send(c->base.h.fd, iov, 2);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN)
+		if (w == -EAGAIN)
 			return;
 		if (w < 0)
-			return cl_fail(cl, c, errno);
+			return cl_fail(cl, c, (int)-w);
 		c->tx_done += (uint64_t)w;
 		cl->st.bytes_up += (uint64_t)w - ((size_t)w < HDR_LEN - hoff ? (size_t)w : HDR_LEN - hoff);
 	}
 	c->state = C_RECEIVING;
-	if (epoll_set(cl->ep, EPOLL_CTL_MOD, &c->h, EPOLLIN))
+	if (epoll_set(cl->ep, EPOLL_CTL_MOD, &c->base.h, EPOLLIN))
 		return cl_fail(cl, c, errno);
 	cl_receive(cl, c);
 }
 
 static void cl_connected(struct client *cl, struct cconn *c)
 {
-	cl_record_connect(cl, now_ns() - c->t0);
+	cl_record_connect(cl, sim_now_ns() - c->t0);
 	c->state = C_SENDING;
 	cl_send(cl, c);
 }
@@ -663,7 +608,7 @@ static void cl_event(struct client *cl, struct cconn *c)
 	socklen_t el = sizeof(err);
 
 	if (c->state == C_CONNECTING) {
-		if (getsockopt(c->h.fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		if (getsockopt(c->base.h.fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 			err = errno;
 		if (err)
 			return cl_fail(cl, c, err);
@@ -704,15 +649,12 @@ static struct cconn *cl_new(struct client *cl, int fd)
 
 	if (!c)
 		return NULL;
-	c->h = (struct handle){ K_CONN, fd };
+	c->base.h = (struct handle){ K_CONN, fd };
 	c->rst = cl->o.reset_every && seq % cl->o.reset_every == 0;
 	memcpy(c->hdr, f, sizeof(f));
 	c->tx_total = HDR_LEN + (uint64_t)sz->up;
 	c->down = sz->down;
-	c->next = cl->conns;
-	if (cl->conns)
-		cl->conns->prev = c;
-	cl->conns = c;
+	conn_link(&cl->conns, &c->base);
 	cl->inflight++;
 	return c;
 }
@@ -736,12 +678,12 @@ static void cl_start_one(struct client *cl, uint64_t now)
 		return;
 	}
 	c->deadline = now + (uint64_t)(cl->o.timeout_s * (double)NSEC_PER_SEC);
-	c->t0 = now_ns();	/* from the connect() call ... */
+	c->t0 = sim_now_ns();	/* from the connect() call ... */
 	if (connect(fd, (const struct sockaddr *)&cl->o.dst.ss, cl->o.dst.len) == 0)
 		return cl_connected(cl, c);	/* ... to established */
 	if (errno != EINPROGRESS)
 		return cl_fail(cl, c, errno);
-	if (epoll_set(cl->ep, EPOLL_CTL_ADD, &c->h, EPOLLOUT))
+	if (epoll_set(cl->ep, EPOLL_CTL_ADD, &c->base.h, EPOLLOUT))
 		cl_fail(cl, c, errno);
 }
 
@@ -770,10 +712,12 @@ static void cl_start_due(struct client *cl, uint64_t now)
 
 static void cl_expire(struct client *cl, uint64_t now)
 {
-	struct cconn *c = cl->conns, *next;
+	struct conn *l = cl->conns, *next;
 
-	for (; c; c = next) {
-		next = c->next;
+	for (; l; l = next) {
+		struct cconn *c = (struct cconn *)l;	/* the list holds cconns */
+
+		next = l->next;
 		if (now >= c->deadline)
 			cl_fail(cl, c, ETIMEDOUT);
 	}
@@ -786,9 +730,12 @@ static int cl_timeout_ms(const struct client *cl, uint64_t now)
 	if (cl_more_to_start(cl, now) && cl->inflight < cl->o.concurrency &&
 	    cl->next_start < wake)
 		wake = cl->next_start;
-	for (const struct cconn *c = cl->conns; c; c = c->next)
+	for (const struct conn *l = cl->conns; l; l = l->next) {
+		const struct cconn *c = (const struct cconn *)l;
+
 		if (c->deadline < wake)
 			wake = c->deadline;
+	}
 	if (cl->t_end && cl->t_end > now && cl->t_end < wake)
 		wake = cl->t_end;
 	if (wake <= now)
@@ -800,8 +747,7 @@ static void cl_abort_all(struct client *cl)
 {
 	while (cl->conns) {
 		cl->st.aborted++;
-		close(cl->conns->h.fd);
-		cl_unlink(cl, cl->conns);
+		cl_close(cl, (struct cconn *)cl->conns, false);
 	}
 }
 
@@ -810,7 +756,7 @@ static int cl_loop(struct client *cl)
 	struct epoll_event ev[MAX_EVENTS];
 
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = sim_now_ns();
 		int n;
 
 		cl_start_due(cl, now);
@@ -829,46 +775,34 @@ static int cl_loop(struct client *cl)
 			}
 			cl_event(cl, (struct cconn *)h);
 		}
-		cl_expire(cl, now_ns());
+		cl_expire(cl, sim_now_ns());
 	}
-}
-
-static size_t cl_kv(const struct client *cl, uint64_t duration, struct kv *kv)
-{
-	const struct client_stats *t = &cl->st;
-	size_t n = 0;
-
-	kv[n++] = (struct kv){ "connections_ok", t->ok };
-	kv[n++] = (struct kv){ "connections_failed", t->failed };
-	kv[n++] = (struct kv){ "resets_sent", t->resets_sent };
-	kv[n++] = (struct kv){ "bytes_up", t->bytes_up };
-	kv[n++] = (struct kv){ "bytes_down", t->bytes_down };
-	kv[n++] = (struct kv){ "connect_ns_sum", t->connect_ns_sum };
-	kv[n++] = (struct kv){ "connect_ns_min", t->connect_ns_min };
-	kv[n++] = (struct kv){ "connect_ns_max", t->connect_ns_max };
-	kv[n++] = (struct kv){ "duration_ns", duration };
-	kv[n++] = (struct kv){ "connections_started", t->started };
-	kv[n++] = (struct kv){ "connections_established", t->connected };
-	kv[n++] = (struct kv){ "connections_aborted", t->aborted };
-	kv[n++] = (struct kv){ "fail_refused", t->fail_refused };
-	kv[n++] = (struct kv){ "fail_timeout", t->fail_timeout };
-	kv[n++] = (struct kv){ "fail_reset", t->fail_reset };
-	kv[n++] = (struct kv){ "fail_short", t->fail_short };
-	kv[n++] = (struct kv){ "fail_other", t->fail_other };
-	return n;
 }
 
 static int cl_report(const struct client *cl, uint64_t duration)
 {
-	struct kv kv[24];
-	size_t n = cl_kv(cl, duration, kv);
-	int r = 0;
+	const struct client_stats *t = &cl->st;
+	const struct sim_kv kv[] = {
+		{ "connections_ok", t->ok },
+		{ "connections_failed", t->failed },
+		{ "resets_sent", t->resets_sent },
+		{ "bytes_up", t->bytes_up },
+		{ "bytes_down", t->bytes_down },
+		{ "connect_ns_sum", t->connect_ns_sum },
+		{ "connect_ns_min", t->connect_ns_min },
+		{ "connect_ns_max", t->connect_ns_max },
+		{ "duration_ns", duration },
+		{ "connections_started", t->started },
+		{ "connections_established", t->connected },
+		{ "connections_aborted", t->aborted },
+		{ "fail_refused", t->fail_refused },
+		{ "fail_timeout", t->fail_timeout },
+		{ "fail_reset", t->fail_reset },
+		{ "fail_short", t->fail_short },
+		{ "fail_other", t->fail_other },
+	};
 
-	kv_print(stdout, kv, n);
-	fflush(stdout);
-	if (cl->o.summary && (r = kv_write_file(cl->o.summary, kv, n)))
-		fprintf(stderr, "tcpgen: cannot write %s: %s\n", cl->o.summary, strerror(-r));
-	return r;
+	return kv_report(stdout, kv, sizeof(kv) / sizeof(kv[0]), cl->o.summary);
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -880,7 +814,7 @@ static void usage(FILE *f)
 		"                             [--stats FILE]\n"
 		"       xdprobe-tcpgen client --connect ADDR:PORT --count N [options]\n"
 		"\n"
-		"Addresses: 198.18.1.1:502 or [2001:db8:1::1]:502.\n"
+		"Addresses: 198.18.1.1:502 or [2001:db8:1::1]:502; [::]:502 also accepts IPv4.\n"
 		"Per connection the client sends the header 'XDPG' up_bytes down_bytes (u32,\n"
 		"network order) and up_bytes; the server answers down_bytes and closes.\n"
 		"\n"
@@ -903,11 +837,16 @@ static void usage(FILE *f)
 		"2 usage.\n");
 }
 
-static int usage_error(const char *msg, const char *arg)
+static const struct sim_cli cli = { "tcpgen", usage };
+
+static int parse_u32(const char *arg, uint32_t *out)
 {
-	fprintf(stderr, "tcpgen: %s%s%s\nTry 'xdprobe-tcpgen --help'.\n", msg,
-		arg ? ": " : "", arg ? arg : "");
-	return EXIT_USAGE;
+	uint64_t v;
+
+	if (sim_parse_u64(arg, 10, UINT32_MAX, &v))
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
 }
 
 static int parse_sizes(const char *s, struct copts *o)
@@ -920,18 +859,17 @@ static int parse_sizes(const char *s, struct copts *o)
 	o->nsizes = 0;
 	for (tok = strtok_r(dup, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
-		uint64_t up, down;
+		struct size_pair sz;
 
 		if (!colon || o->nsizes == MAX_SIZES) {
 			r = -EINVAL;
 			break;
 		}
 		*colon = '\0';
-		if (parse_u64(tok, &up) || parse_u64(colon + 1, &down) ||
-		    up > UINT32_MAX || down > UINT32_MAX)
+		if (parse_u32(tok, &sz.up) || parse_u32(colon + 1, &sz.down))
 			r = -EINVAL;
 		else
-			o->sizes[o->nsizes++] = (struct size_pair){ (uint32_t)up, (uint32_t)down };
+			o->sizes[o->nsizes++] = sz;
 	}
 	free(dup);
 	return r || o->nsizes == 0 ? -EINVAL : 0;
@@ -967,16 +905,6 @@ static const struct option client_opts[] = {
 	{ 0 },
 };
 
-static int apply_u32(const char *arg, uint32_t *out)
-{
-	uint64_t v;
-
-	if (parse_u64(arg, &v) || v > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* Returns 0, 1 for --help, or -EINVAL. */
 static int client_opt(struct copts *o, int opt, const char *arg, bool *have_dst)
 {
@@ -988,43 +916,18 @@ static int client_opt(struct copts *o, int opt, const char *arg, bool *have_dst)
 	case OPT_BIND:
 		o->have_src = true;
 		return parse_endpoint(arg, false, &o->src);
-	case OPT_COUNT: return parse_u64(arg, &o->count);
-	case OPT_RESET: return parse_u64(arg, &o->reset_every);
-	case OPT_RATE: return parse_double(arg, 1e6, &o->rate);
-	case OPT_DURATION: return parse_double(arg, 1e7, &o->duration_s);
-	case OPT_TIMEOUT: return parse_double(arg, 1e6, &o->timeout_s);
-	case OPT_CONC: return apply_u32(arg, &o->concurrency) || !o->concurrency ? -EINVAL : 0;
-	case OPT_UP: return apply_u32(arg, &o->sizes[0].up);
-	case OPT_DOWN: return apply_u32(arg, &o->sizes[0].down);
+	case OPT_COUNT: return sim_parse_u64(arg, 10, UINT64_MAX, &o->count);
+	case OPT_RESET: return sim_parse_u64(arg, 10, UINT64_MAX, &o->reset_every);
+	case OPT_RATE: return sim_parse_double(arg, 1e6, &o->rate);
+	case OPT_DURATION: return sim_parse_double(arg, 1e7, &o->duration_s);
+	case OPT_TIMEOUT: return sim_parse_double(arg, 1e6, &o->timeout_s);
+	case OPT_CONC: return parse_u32(arg, &o->concurrency) || !o->concurrency ? -EINVAL : 0;
+	case OPT_UP: return parse_u32(arg, &o->sizes[0].up);
+	case OPT_DOWN: return parse_u32(arg, &o->sizes[0].down);
 	case OPT_SIZES: return parse_sizes(arg, o);
 	case OPT_SUMMARY: o->summary = arg; return 0;
 	default: return -EINVAL;
 	}
-}
-
-/* getopt loop shared by both roles; returns -1 to go on, else an exit code. */
-typedef int (*opt_fn)(void *arg, int opt, const char *val);
-
-static int parse_opts(int argc, char **argv, const struct option *lo, opt_fn fn, void *arg)
-{
-	int opt, r;
-
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (opt == '?')
-			return usage_error("unknown option or missing argument", argv[optind - 1]);
-		r = fn(arg, opt, optarg);
-		if (r == 1) {
-			usage(stdout);
-			return 0;
-		}
-		if (r)
-			return usage_error("invalid value", optarg);
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument", argv[optind]);
-	return -1;
 }
 
 struct client_args {
@@ -1052,17 +955,17 @@ static int client_parse(int argc, char **argv, struct copts *o)
 
 	*o = (struct copts){ .concurrency = 1, .timeout_s = 10, .nsizes = 1,
 			     .sizes = { { 64, 64 } } };
-	r = parse_opts(argc, argv, client_opts, client_opt_cb, &a);
+	r = sim_parse_opts(&cli, argc, argv, client_opts, client_opt_cb, &a);
 	if (r >= 0)
 		return r;
 	if (!a.have_dst || !a.have_count)
-		return usage_error("--connect and --count are required", NULL);
+		return sim_usage_error(&cli, "--connect and --count are required", NULL);
 	if (a.sizes_set && a.updown_set)
-		return usage_error("--sizes cannot be combined with --up/--down", NULL);
+		return sim_usage_error(&cli, "--sizes cannot be combined with --up/--down", NULL);
 	if (o->have_src && o->src.ss.ss_family != o->dst.ss.ss_family)
-		return usage_error("--bind and --connect must be the same address family", NULL);
+		return sim_usage_error(&cli, "--bind and --connect must be the same address family", NULL);
 	if (o->timeout_s <= 0)
-		return usage_error("--timeout must be > 0", NULL);
+		return sim_usage_error(&cli, "--timeout must be > 0", NULL);
 	return -1;
 }
 
@@ -1081,14 +984,11 @@ static int client_main(int argc, char **argv)
 	}
 	raise_nofile();
 	fill_pattern(cl->buf, IOBUF);
-	cl->ep = epoll_create1(EPOLL_CLOEXEC);
-	cl->sig = (struct handle){ K_SIGNAL, signals_open() };
-	if (cl->ep < 0 || cl->sig.fd < 0 || epoll_set(cl->ep, EPOLL_CTL_ADD, &cl->sig, EPOLLIN)) {
-		fprintf(stderr, "tcpgen: epoll/signalfd: %s\n", strerror(errno));
+	if (loop_open(&cl->ep, &cl->sig)) {
 		free(cl);
 		return EXIT_FAIL;
 	}
-	start = cl->t_begin = cl->next_start = now_ns();
+	start = cl->t_begin = cl->next_start = sim_now_ns();
 	if (cl->o.duration_s > 0)
 		cl->t_end = start + (uint64_t)(cl->o.duration_s * (double)NSEC_PER_SEC);
 	if (cl->o.rate > 0)
@@ -1097,7 +997,7 @@ static int client_main(int argc, char **argv)
 	if (r)
 		fprintf(stderr, "tcpgen: %s\n", strerror(-r));
 	cl_abort_all(cl);
-	if (cl_report(cl, now_ns() - start))
+	if (cl_report(cl, sim_now_ns() - start))
 		r = -EIO;
 	r = r || cl->st.failed ? EXIT_FAIL : 0;
 	close(cl->sig.fd);
@@ -1131,19 +1031,13 @@ static int server_opt_cb(void *arg, int opt, const char *val)
 
 static int server_setup(struct server *s, const struct server_args *a)
 {
-	s->ep = epoll_create1(EPOLL_CLOEXEC);
-	s->sig = (struct handle){ K_SIGNAL, signals_open() };
-	if (s->ep < 0 || s->sig.fd < 0 || epoll_set(s->ep, EPOLL_CTL_ADD, &s->sig, EPOLLIN)) {
-		fprintf(stderr, "tcpgen: epoll/signalfd: %s\n", strerror(errno));
-		return -errno;
-	}
-	for (int i = 0; i < a->n; i++) {
-		int r = srv_listen(s, &a->ep[i], a->listen[i]);
+	int r = loop_open(&s->ep, &s->sig);
 
-		if (r)
-			return r;
-	}
-	return 0;
+	if (r)
+		return r;
+	for (int i = 0; i < a->n && !r; i++)
+		r = srv_listen(s, &a->ep[i], a->listen[i]);
+	return r;
 }
 
 static int server_main(int argc, char **argv)
@@ -1154,9 +1048,9 @@ static int server_main(int argc, char **argv)
 
 	if (!s)
 		return EXIT_FAIL;
-	r = parse_opts(argc, argv, server_opts, server_opt_cb, &a);
+	r = sim_parse_opts(&cli, argc, argv, server_opts, server_opt_cb, &a);
 	if (r < 0 && a.n == 0)
-		r = usage_error("at least one --listen is required", NULL);
+		r = sim_usage_error(&cli, "at least one --listen is required", NULL);
 	if (r >= 0) {
 		free(s);
 		return r;
@@ -1186,5 +1080,5 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	return usage_error("first argument must be 'server' or 'client'", NULL);
+	return sim_usage_error(&cli, "first argument must be 'server' or 'client'", NULL);
 }

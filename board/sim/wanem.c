@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
@@ -38,7 +37,6 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,12 +44,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "simutil.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -64,11 +63,9 @@
 #define MAX_QUEUE (1u << 22)
 #define SOCK_BUF (4 << 20)
 #define SLOW_SEND_NS 100000ull	/* 100 us: counted as a slow send */
-#define NSEC_PER_SEC 1000000000ull
-#define NSEC_PER_MSEC 1000000ull
 
 enum { DIR_AB, DIR_BA, NDIR };
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum { EXIT_RUNTIME = 1 };	/* 2, usage: SIM_EXIT_USAGE */
 
 /* Per-direction impairments; --reorder-pct and --dup-pct belong here too. */
 struct impair {
@@ -143,14 +140,6 @@ struct ctx {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -464,44 +453,38 @@ static void collect_sock_drops(struct ctx *c)
 	}
 }
 
+/* Keys carry the direction: "rx_ab", "drop_loss_ba", ... */
 static void stats_print(FILE *f, const struct direction *d)
 {
 	const struct dir_stats *s = &d->st;
-	const char *t = d->tag;
+	const struct sim_kv kv[] = {
+		{ "rx", s->rx }, { "fwd", s->fwd },
+		{ "drop_loss", s->drop_loss }, { "drop_tcpdata", s->drop_tcpdata },
+		{ "drop_queue", s->drop_queue }, { "drop_oversize", s->drop_oversize },
+		{ "drop_txerr", s->drop_txerr }, { "drop_sock", s->drop_sock },
+		{ "queued", d->q.count }, { "queue_max", s->queue_max },
+		{ "send_slow", s->send_slow }, { "send_max_ns", s->send_max_ns },
+		{ "rx_ts_fallback", s->rx_ts_fallback },
+	};
 
-	fprintf(f, "rx_%s %" PRIu64 "\nfwd_%s %" PRIu64 "\n", t, s->rx, t, s->fwd);
-	fprintf(f, "drop_loss_%s %" PRIu64 "\ndrop_tcpdata_%s %" PRIu64 "\n", t,
-		s->drop_loss, t, s->drop_tcpdata);
-	fprintf(f, "drop_queue_%s %" PRIu64 "\ndrop_oversize_%s %" PRIu64 "\n", t,
-		s->drop_queue, t, s->drop_oversize);
-	fprintf(f, "drop_txerr_%s %" PRIu64 "\ndrop_sock_%s %" PRIu64 "\n", t,
-		s->drop_txerr, t, s->drop_sock);
-	fprintf(f, "queued_%s %" PRIu32 "\nqueue_max_%s %" PRIu64 "\n", t,
-		d->q.count, t, s->queue_max);
-	fprintf(f, "send_slow_%s %" PRIu64 "\nsend_max_ns_%s %" PRIu64 "\n", t,
-		s->send_slow, t, s->send_max_ns);
-	fprintf(f, "rx_ts_fallback_%s %" PRIu64 "\n", t, s->rx_ts_fallback);
+	sim_kv_print(f, kv, sizeof(kv) / sizeof(kv[0]), d->tag);
+}
+
+static void stats_emit(FILE *f, const void *arg)
+{
+	const struct ctx *c = arg;
+
+	for (int i = 0; i < NDIR; i++)
+		stats_print(f, &c->dir[i]);
 }
 
 /* Atomic rewrite so readers never see a half-written file. */
 static int stats_write(struct ctx *c)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
-
 	if (!c->stats_path)
 		return 0;
 	collect_sock_drops(c);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->stats_path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	for (int i = 0; i < NDIR; i++)
-		stats_print(f, &c->dir[i]);
-	if (fclose(f) != 0 || rename(tmp, c->stats_path) != 0)
-		return -errno;
-	return 0;
+	return sim_write_atomic(c->stats_path, stats_emit, c);
 }
 
 /* ---- receive path ----------------------------------------------------- */
@@ -543,11 +526,6 @@ static size_t reinsert_vlan(uint8_t *slot, const struct tpacket_auxdata *aux)
 	return 0;
 }
 
-static uint64_t ts_ns(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * NSEC_PER_SEC + (uint64_t)ts->tv_nsec;
-}
-
 /* Kernel rx timestamp on the monotonic clock, or `mono` (read after recv). */
 static uint64_t rx_time(struct msghdr *m, uint64_t mono, struct dir_stats *st)
 {
@@ -560,7 +538,7 @@ static uint64_t rx_time(struct msghdr *m, uint64_t mono, struct dir_stats *st)
 		    cm->cmsg_len < CMSG_LEN(sizeof(k)))
 			continue;
 		memcpy(&k, CMSG_DATA(cm), sizeof(k));
-		conv = (int64_t)ts_ns(&k) - ((int64_t)ts_ns(&rt) - (int64_t)mono);
+		conv = (int64_t)sim_ts_ns(&k) - ((int64_t)sim_ts_ns(&rt) - (int64_t)mono);
 		if (conv > 0 && (uint64_t)conv <= mono && mono - (uint64_t)conv < NSEC_PER_SEC)
 			return (uint64_t)conv;
 		break;
@@ -689,7 +667,7 @@ static int rx_one(struct ctx *c, struct direction *d)
 	uint8_t *buf = slot ? slot : c->scratch;
 	struct rxmeta m;
 	ssize_t n = recv_frame(d->in->fd, buf + VLAN_HLEN, cap, &m);
-	uint64_t rx = now_ns();
+	uint64_t rx = sim_now_ns();
 
 	if (n == -EAGAIN || n == -EWOULDBLOCK || n == -ENETDOWN)
 		return 0;	/* drained, or port down: poll() says when it is back */
@@ -769,14 +747,14 @@ static void note_send_time(struct dir_stats *st, uint64_t ns)
 static void spin_until_due(struct ctx *c)
 {
 	struct direction *d = earliest(c);
-	uint64_t due, now = now_ns();
+	uint64_t due, now = sim_now_ns();
 
 	if (!c->spin_ns || !d)
 		return;
 	due = fq_head(&d->q)->due_ns;
 	if (due <= now || due - now > c->spin_ns)
 		return;
-	while (now_ns() < due)
+	while (sim_now_ns() < due)
 		;
 }
 
@@ -787,15 +765,15 @@ static void flush_due(struct ctx *c)
 	uint64_t now;
 
 	spin_until_due(c);
-	now = now_ns();
+	now = sim_now_ns();
 
 	while ((d = earliest(c)) && fq_head(&d->q)->due_ns <= now) {
 		const struct frame *f = fq_head(&d->q);
 		const uint8_t *p = fq_slot(&d->q, f->buf) + f->off;
-		uint64_t before = now_ns();
+		uint64_t before = sim_now_ns();
 		int r = send_frame(d->out->fd, p, f->len);
 
-		now = now_ns();
+		now = sim_now_ns();
 		if (r == 0) {
 			d->st.fwd++;
 			note_send_time(&d->st, now - before);
@@ -894,19 +872,6 @@ static int port_open(struct port *p)
 	return r;
 }
 
-static int signals_open(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static int stats_timer_open(void)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
@@ -956,7 +921,7 @@ static int ctx_init(struct ctx *c, const struct options *o)
 			return r;	/* port_open() said which interface */
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	c->stats_fd = stats_timer_open();
-	c->signal_fd = signals_open();
+	c->signal_fd = sim_signals_open();
 	if (c->timer_fd < 0 || c->stats_fd < 0 || c->signal_fd < 0) {
 		r = -errno;
 		fprintf(stderr, "wanem: timerfd/signalfd: %s\n", strerror(-r));
@@ -1086,17 +1051,10 @@ static void usage(FILE *f)
 		DEFAULT_QUEUE);
 }
 
+/* Milliseconds, up to an hour; --spin-us and the percentages narrow it. */
 static int parse_ms(const char *s, double *out)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 3.6e6)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return sim_parse_double(s, 3.6e6, out);
 }
 
 static int parse_pct(const char *s, double *out)
@@ -1104,19 +1062,10 @@ static int parse_pct(const char *s, double *out)
 	return parse_ms(s, out) || *out > 100 ? -EINVAL : 0;
 }
 
+/* Base 0: counts and the seed may also be given as 0x... (or octal 0...). */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (*s == '-')
-		return -EINVAL;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return sim_parse_u64(s, 0, max, out);
 }
 
 enum {
@@ -1145,8 +1094,9 @@ static const struct option long_opts[] = {
 };
 
 /* Returns 0, -EINVAL for a bad value, or 1 for --help. */
-static int apply_opt(struct options *o, int opt, const char *arg)
+static int apply_opt(void *ctx, int opt, const char *arg)
 {
+	struct options *o = ctx;
 	uint64_t v;
 
 	switch (opt) {
@@ -1183,37 +1133,21 @@ static int apply_opt(struct options *o, int opt, const char *arg)
 	}
 }
 
-static int usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "wanem: %s%s%s\nTry 'xdprobe-wanem --help'.\n", msg,
-		arg ? ": " : "", arg ? arg : "");
-	return EXIT_USAGE;
-}
+static const struct sim_cli cli = { "wanem", usage };
 
 /* Returns -1 to continue, else the exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	int opt, r;
+	int r;
 
 	*o = (struct options){ .seed = 1, .queue_frames = DEFAULT_QUEUE };
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		if (opt == '?')
-			return usage_error("unknown option or missing argument", argv[optind - 1]);
-		r = apply_opt(o, opt, optarg);
-		if (r == 1) {
-			usage(stdout);
-			return 0;
-		}
-		if (r)
-			return usage_error("invalid value", optarg);
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument", argv[optind]);
+	r = sim_parse_opts(&cli, argc, argv, long_opts, apply_opt, o);
+	if (r >= 0)
+		return r;
 	if (!o->if_a || !o->if_b)
-		return usage_error("--a and --b are required", NULL);
+		return sim_usage_error(&cli, "--a and --b are required", NULL);
 	if (strcmp(o->if_a, o->if_b) == 0)
-		return usage_error("--a and --b must differ", NULL);
+		return sim_usage_error(&cli, "--a and --b must differ", NULL);
 	return -1;
 }
 

@@ -13,8 +13,9 @@ RTT_MS=20
 plant_up --traffic no --wan-delay-ms $((RTT_MS / 2)) --emu-log no || exit 1
 nsl_bg srv "$NSL_DIR/srv.log" "$PLANT_BIN_DIR/xdprobe-tcpgen" server \
 	--listen "$PLANT_SRV_V4:8883" --listen "[$PLANT_SRV_V6]:8883" >/dev/null
+# 4840 on a dual-stack socket: its IPv4 clients appear as ::ffff:a.b.c.d
 nsl_bg gw "$NSL_DIR/gw-srv.log" "$PLANT_BIN_DIR/xdprobe-tcpgen" server \
-	--listen "$PLANT_GW_LAN_V4:502" >/dev/null
+	--listen "$PLANT_GW_LAN_V4:502" --listen "[::]:4840" >/dev/null
 # Also resolves the neighbours, so no handshake below waits for ARP or ND.
 nsl_wait_tcp gw "$PLANT_SRV_V4" 8883 5 && nsl_wait_tcp gw "[$PLANT_SRV_V6]" 8883 5 &&
 	nsl_wait_tcp f1 "$PLANT_GW_LAN_V4" 502 5 || exit 1
@@ -30,6 +31,7 @@ tcpgen gw --connect "[$PLANT_SRV_V6]:8883" --count $N6 --concurrency 2 --up 500 
 	--summary "$NSL_DIR/out6.sum"
 tcpgen f1 --connect "$PLANT_GW_LAN_V4:502" --count $NIN --concurrency 3 --up 12 --down 260 \
 	--summary "$NSL_DIR/in.sum"
+tcpgen f2 --connect "$PLANT_GW_LAN_V4:4840" --count 5 --up 10 --down 10
 tcpgen gw --connect "$PLANT_SRV_V4:9" --count $NFAIL --concurrency 1 --timeout 3 \
 	--summary "$NSL_DIR/fail.sum"
 wait_windows 3 || exit 1
@@ -64,6 +66,9 @@ check "bytes sent match the payload plus headers" \
 check "bytes received match the payload" \
 	equals "$(metric "$m" xdprobe_tcp_received_bytes_total $out4)" \
 	"$(summary_value "$NSL_DIR/out4.sum" bytes_down)"
+check "IPv4 clients of a dual-stack socket are keyed as IPv4" \
+	equals "$(metric "$m" xdprobe_tcp_connect_latency_seconds_count \
+		direction=inbound remote=198.18.1.0/24 port=4840)" 5
 check "inbound bytes received match" \
 	equals "$(metric "$m" xdprobe_tcp_received_bytes_total $in4)" $((NIN * (12 + 12)))
 check "inbound bytes sent match" \

@@ -35,7 +35,7 @@ set +e # from here on, failures are reported and the traps clean up
 plant_up --wan-delay-ms "$wan_delay" --emu-log no || exit 1
 sock=$NSL_DIR/xdprobed.sock
 nsl_bg gw "$NSL_DIR/xdprobed.log" build/firmware/xdprobed --socket "$sock" \
-	--gateway plant-gw >/dev/null || exit 1
+	--gateway plant-gw --set storage.path="$NSL_DIR/history.db" >/dev/null || exit 1
 daemon=$NSL_LAST_PID
 for ((i = 0; i < 100; i++)); do
 	build/firmware/xdprobe -s "$sock" metrics >/dev/null 2>&1 && break
@@ -52,6 +52,8 @@ xdprobe is running on the simulated plant.
   Metrics:    http://127.0.0.1:$port/metrics
   CLI:        $top/build/firmware/xdprobe -s $sock metrics
   Daemon log: $NSL_DIR/xdprobed.log
+  History:    sqlite3 $NSL_DIR/history.db 'SELECT * FROM v_windows_1s LIMIT 10'
+
 Press Ctrl-C to stop and remove the plant.
 MSG
 while kill -0 "$daemon" 2>/dev/null && kill -0 "$LIGHTTPD_PID" 2>/dev/null; do

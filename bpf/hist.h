@@ -75,6 +75,7 @@ static __always_inline __u64 hist_bucket_lower(unsigned int b)
 struct latency_hist {
 	__u64 count;
 	__u64 sum_ns;
+	__u64 sumsq_us2; /* sum of squares in us^2: no overflow below ~4e9 s^2 */
 	__u64 min_ns; /* ~0 while empty */
 	__u64 max_ns;
 	__u64 buckets[HIST_BUCKETS];

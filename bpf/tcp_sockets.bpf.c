@@ -218,6 +218,7 @@ static __always_inline void record(const struct tcp_peer *key, __u32 metric, __u
 		return;
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum_ns, ns);
+	__sync_fetch_and_add(&h->sumsq_us2, (ns / 1000) * (ns / 1000));
 	__sync_fetch_and_add(&h->buckets[b], 1);
 	atomic_min(&h->min_ns, ns);
 	atomic_max(&h->max_ns, ns);

@@ -11,6 +11,7 @@
 #include "log.h"
 
 #define NS_PER_S 1000000000ULL
+#define DAY_NS (86400 * NS_PER_S)
 
 void config_defaults(struct config *c)
 {
@@ -24,6 +25,11 @@ void config_defaults(struct config *c)
 	c->tcp_max_peers = 1024;
 	c->tcp_max_series = 8192;
 	c->tcp_idle_ns = 3600 * NS_PER_S;
+	snprintf(c->storage_path, sizeof(c->storage_path), "/var/lib/xdprobe/history.db");
+	c->storage_flush_ns = NS_PER_S;
+	c->storage_retention_ns[0] = DAY_NS;
+	c->storage_retention_ns[1] = 31 * DAY_NS;
+	c->storage_retention_ns[2] = 5 * 365 * DAY_NS;
 }
 
 int config_parse_duration(const char *s, uint64_t *ns)
@@ -32,7 +38,7 @@ int config_parse_duration(const char *s, uint64_t *ns)
 		const char *suffix;
 		uint64_t scale;
 	} units[] = { { "ms", 1000000ULL }, { "s", NS_PER_S }, { "m", 60 * NS_PER_S },
-		      { "h", 3600 * NS_PER_S }, { "", NS_PER_S } };
+		      { "h", 3600 * NS_PER_S }, { "d", DAY_NS }, { "", NS_PER_S } };
 	char *end;
 	double v;
 
@@ -127,6 +133,18 @@ static const struct option_def options[] = {
 	  "a number of series from 16 to 4194304" },
 	{ "tcp", "series_idle_timeout", K_DURATION, OFF(tcp_idle_ns), 0, NS_PER_S,
 	  30ULL * 24 * 3600 * NS_PER_S, "a duration from 1s to 30 days, e.g. 1h" },
+	{ "storage", "path", K_STRING, OFF(storage_path), sizeof(((struct config *)0)->storage_path),
+	  0, 0, "a database path shorter than 256 bytes, or empty for no history" },
+	{ "storage", "flush_interval", K_DURATION, OFF(storage_flush_ns), 0, 100000000ULL,
+	  600 * NS_PER_S, "a duration from 100ms to 10m, e.g. 1s" },
+	{ "storage", "retention_1s", K_DURATION, OFF(storage_retention_ns[0]), 0, 60 * NS_PER_S,
+	  366 * DAY_NS, "a duration from 1m to 366d, e.g. 1d" },
+	{ "storage", "retention_1m", K_DURATION, OFF(storage_retention_ns[1]), 0, 3600 * NS_PER_S,
+	  3660 * DAY_NS, "a duration from 1h to 3660d, e.g. 31d" },
+	{ "storage", "retention_1h", K_DURATION, OFF(storage_retention_ns[2]), 0, DAY_NS,
+	  3660 * DAY_NS, "a duration from 1d to 3660d, e.g. 1825d" },
+	{ "storage", "size_cap_mib", K_UINT, OFF(storage_size_cap_mib), sizeof(uint32_t), 0,
+	  1 << 20, "a size in MiB from 0 (no cap) to 1048576" },
 };
 
 static int apply(struct config *c, const struct option_def *o, const char *value)
@@ -196,7 +214,7 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 		snprintf(err, CONFIG_ERR_MAX, "unknown key \"%.64s\" in section [%s]", key,
 			 section);
 	else
-		snprintf(err, CONFIG_ERR_MAX, "unknown section [%.64s] (known: daemon, tcp)",
+		snprintf(err, CONFIG_ERR_MAX, "unknown section [%.64s] (known: daemon, tcp, storage)",
 			 section);
 	return -1;
 }

@@ -23,6 +23,11 @@ struct config {
 	uint32_t tcp_max_peers;
 	uint32_t tcp_max_series;
 	uint64_t tcp_idle_ns;
+	/* [storage] */
+	char storage_path[256]; /* empty: no history */
+	uint64_t storage_flush_ns;
+	uint64_t storage_retention_ns[3]; /* 1 s, 1 min, 1 h windows */
+	uint32_t storage_size_cap_mib;    /* 0: no cap */
 };
 
 void config_defaults(struct config *c);
@@ -32,7 +37,7 @@ int config_load_file(struct config *c, const char *path, char err[CONFIG_ERR_MAX
 /* Sets one "section.key" (as from the command line); same error contract. */
 int config_set(struct config *c, const char *section, const char *key, const char *value,
 	       char err[CONFIG_ERR_MAX]);
-/* Parses "250ms", "1s", "5m", "2h" (a bare number means seconds). */
+/* Parses "250ms", "1s", "5m", "2h", "31d" (a bare number means seconds). */
 int config_parse_duration(const char *s, uint64_t *ns);
 
 #endif

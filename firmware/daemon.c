@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,17 +22,47 @@ static void arm_signal(struct daemon *d)
 		io_uring_prep_read(sqe, d->signal_fd, &d->siginfo, sizeof(d->siginfo), 0);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One window's aggregates go to the live state and to the history. */
+static void window_hist(void *ctx, const struct tcp_peer_metric *key, const struct latency_hist *h)
+{
+	struct daemon *d = ctx;
+
+	tcp_live_add_hist(&d->tcp_live, key, h, d->drain_ns);
+	history_tcp_hist(d->history, &d->tcp_live, key, h, d->window_start_ms);
+}
+
+static void window_counters(void *ctx, const struct tcp_peer *key,
+			    const struct tcp_peer_counters *c)
+{
+	struct daemon *d = ctx;
+
+	tcp_live_add_counters(&d->tcp_live, key, c, d->drain_ns);
+	history_tcp_counters(d->history, &d->tcp_live, key, c, d->window_start_ms);
+}
+
 static void drain_window(struct daemon *d, uint64_t now)
 {
+	const struct tcp_window_sink sink = { window_hist, window_counters, d };
 	int err;
 
-	if (!d->tcp)
-		return;
-	err = passive_tcp_drain(d->tcp, &d->tcp_live, now);
-	if (err) {
-		d->drain_errors++;
-		log_warn("draining the TCP maps failed: %s", strerror(-err));
+	d->drain_ns = now;
+	if (d->tcp) {
+		err = passive_tcp_drain(d->tcp, &sink);
+		if (err) {
+			d->drain_errors++;
+			log_warn("draining the TCP maps failed: %s", strerror(-err));
+		}
 	}
+	tcp_live_expire(&d->tcp_live, now);
+	d->window_start_ms = wall_ms();
 }
 
 static void on_tick(struct loop_op *op, int res)
@@ -78,6 +109,7 @@ int daemon_start(struct daemon *d)
 	d->signal_op.cb = on_signal;
 	d->tick_op.cb = on_tick;
 	arm_signal(d);
+	d->window_start_ms = wall_ms();
 	d->next_tick_ns = loop_now_ns() + d->cfg.window_ns;
 	loop_timeout_at(&d->loop, &d->tick_op, d->next_tick_ns);
 	return 0;
@@ -123,6 +155,7 @@ static void render_metrics(struct daemon *d, struct buf *out)
 	if (d->tcp)
 		passive_tcp_drops(d->tcp, drops);
 	tcp_metrics_render(out, &d->tcp_live, drops);
+	history_render(d->history, out);
 }
 
 static int path_is(const char *uri, const char *path)

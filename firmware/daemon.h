@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 
 #include "config.h"
+#include "history.h"
 #include "loop.h"
 #include "passive_tcp.h"
 #include "scgi_server.h"
@@ -22,6 +23,9 @@ struct daemon {
 	uint64_t next_tick_ns;
 	struct passive_tcp *tcp; /* NULL when [tcp] enabled = no */
 	struct tcp_live tcp_live;
+	struct history *history; /* NULL: no on-device history */
+	int64_t window_start_ms; /* wall clock when the current window began */
+	uint64_t drain_ns;       /* monotonic time of the drain in progress */
 	struct scgi_server *scgi;
 	/* self-monitoring */
 	uint64_t windows;

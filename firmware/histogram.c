@@ -12,6 +12,7 @@ void latency_hist_add(struct latency_hist *h, uint64_t ns)
 {
 	h->count++;
 	h->sum_ns += ns;
+	h->sumsq_us2 += (ns / 1000) * (ns / 1000);
 	h->buckets[hist_bucket_ns(ns)]++;
 	if (ns < h->min_ns)
 		h->min_ns = ns;
@@ -25,6 +26,7 @@ void latency_hist_merge(struct latency_hist *dst, const struct latency_hist *src
 		return;
 	dst->count += src->count;
 	dst->sum_ns += src->sum_ns;
+	dst->sumsq_us2 += src->sumsq_us2;
 	for (unsigned int i = 0; i < HIST_BUCKETS; i++)
 		dst->buckets[i] += src->buckets[i];
 	if (src->min_ns < dst->min_ns)

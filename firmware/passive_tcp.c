@@ -160,20 +160,20 @@ static int swap_slot(struct passive_tcp *p)
 	return 0;
 }
 
-static void merge_hist(struct tcp_live *live, const void *key, const void *val, uint64_t now)
+static void to_sink_hist(const struct tcp_window_sink *sink, const void *key, const void *val)
 {
-	tcp_live_add_hist(live, key, val, now);
+	sink->hist(sink->ctx, key, val);
 }
 
-static void merge_counters(struct tcp_live *live, const void *key, const void *val, uint64_t now)
+static void to_sink_counters(const struct tcp_window_sink *sink, const void *key, const void *val)
 {
-	tcp_live_add_counters(live, key, val, now);
+	sink->counters(sink->ctx, key, val);
 }
 
-/* Empties one inner map into the live state, DRAIN_BATCH entries a call. */
+/* Empties one inner map into the sink, DRAIN_BATCH entries a call. */
 static int drain_map(int fd, void *keys, size_t key_size, void *vals, size_t val_size,
-		     void (*merge)(struct tcp_live *, const void *, const void *, uint64_t),
-		     struct tcp_live *live, uint64_t now)
+		     void (*emit)(const struct tcp_window_sink *, const void *, const void *),
+		     const struct tcp_window_sink *sink)
 {
 	__u64 batch = 0;
 	bool first = true;
@@ -186,14 +186,14 @@ static int drain_map(int fd, void *keys, size_t key_size, void *vals, size_t val
 		if (err && errno != ENOENT)
 			return -errno;
 		for (__u32 i = 0; i < n; i++)
-			merge(live, (char *)keys + i * key_size, (char *)vals + i * val_size, now);
+			emit(sink, (char *)keys + i * key_size, (char *)vals + i * val_size);
 		if (err)
 			return 0; /* ENOENT: the map is empty now */
 		first = false;
 	}
 }
 
-int passive_tcp_drain(struct passive_tcp *p, struct tcp_live *live, uint64_t now_ns)
+int passive_tcp_drain(struct passive_tcp *p, const struct tcp_window_sink *sink)
 {
 	struct tcp_sockets_bpf *s = p->skel;
 	unsigned int old;
@@ -204,12 +204,11 @@ int passive_tcp_drain(struct passive_tcp *p, struct tcp_live *live, uint64_t now
 		return err;
 	old = !p->slot;
 	err = drain_map(bpf_map__fd(old ? s->maps.hist_b : s->maps.hist_a), p->hkeys,
-			sizeof(p->hkeys[0]), p->hvals, sizeof(p->hvals[0]), merge_hist, live, now_ns);
+			sizeof(p->hkeys[0]), p->hvals, sizeof(p->hvals[0]), to_sink_hist, sink);
 	if (!err)
 		err = drain_map(bpf_map__fd(old ? s->maps.count_b : s->maps.count_a), p->ckeys,
-				sizeof(p->ckeys[0]), p->cvals, sizeof(p->cvals[0]), merge_counters,
-				live, now_ns);
-	tcp_live_expire(live, now_ns);
+				sizeof(p->ckeys[0]), p->cvals, sizeof(p->cvals[0]),
+				to_sink_counters, sink);
 	return err;
 }
 

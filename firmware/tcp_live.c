@@ -91,7 +91,7 @@ void tcp_live_expire(struct tcp_live *l, uint64_t now_ns)
 	struct tcp_live_counters *c, *ctmp;
 
 	HASH_ITER(hh, l->hists, h, htmp) {
-		if (now_ns - h->updated_ns < l->idle_ns)
+		if (h->updated_ns >= now_ns || now_ns - h->updated_ns < l->idle_ns)
 			continue;
 		HASH_DEL(l->hists, h);
 		free(h);
@@ -99,7 +99,7 @@ void tcp_live_expire(struct tcp_live *l, uint64_t now_ns)
 		l->series_expired++;
 	}
 	HASH_ITER(hh, l->counters, c, ctmp) {
-		if (now_ns - c->updated_ns < l->idle_ns)
+		if (c->updated_ns >= now_ns || now_ns - c->updated_ns < l->idle_ns)
 			continue;
 		HASH_DEL(l->counters, c);
 		free(c);

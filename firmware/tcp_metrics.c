@@ -27,11 +27,10 @@ static const struct {
 			     { 10, 36 } },
 };
 
-static const struct {
-	const char *name;
-	const char *help;
-	size_t offset;
-} counter_families[] = {
+_Static_assert(sizeof(struct tcp_peer_counters) == TCP_COUNTER_FAMILIES * sizeof(uint64_t),
+	       "one family per counter");
+
+const struct tcp_counter_family tcp_counter_families[TCP_COUNTER_FAMILIES] = {
 	{ "xdprobe_tcp_connect_failures_total", "Connection attempts that never got established.",
 	  offsetof(struct tcp_peer_counters, connect_failures) },
 	{ "xdprobe_tcp_connections_closed_total", "Established connections that closed.",
@@ -56,17 +55,32 @@ static const char *const drop_reasons[TCP_DROP_MAX] = {
 	[TCP_DROP_UNTRACKED] = "opened_before_start",
 };
 
-void tcp_peer_labels(struct buf *out, const struct tcp_live *live, const struct tcp_peer *peer)
+const char *tcp_hist_family_name(unsigned int metric)
 {
-	char addr[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN + 8], port[8];
+	return hist_families[metric].name;
+}
+
+void tcp_peer_text(const struct tcp_live *live, const struct tcp_peer *peer,
+		   struct tcp_peer_text *t)
+{
+	char addr[INET6_ADDRSTRLEN];
 	int v6 = peer->family == AF_INET6;
 
 	inet_ntop(v6 ? AF_INET6 : AF_INET, peer->addr, addr, sizeof(addr));
-	snprintf(remote, sizeof(remote), "%s/%u", addr, v6 ? live->prefix_v6 : live->prefix_v4);
-	snprintf(port, sizeof(port), "%u", peer->port);
-	prom_label(out, "direction", peer->dir == TCP_DIR_OUTBOUND ? "outbound" : "inbound");
-	prom_label(out, "remote", remote);
-	prom_label(out, "port", port);
+	snprintf(t->remote, sizeof(t->remote), "%s/%u", addr,
+		 v6 ? live->prefix_v6 : live->prefix_v4);
+	snprintf(t->port, sizeof(t->port), "%u", peer->port);
+	t->direction = peer->dir == TCP_DIR_OUTBOUND ? "outbound" : "inbound";
+}
+
+void tcp_peer_labels(struct buf *out, const struct tcp_live *live, const struct tcp_peer *peer)
+{
+	struct tcp_peer_text t;
+
+	tcp_peer_text(live, peer, &t);
+	prom_label(out, "direction", t.direction);
+	prom_label(out, "remote", t.remote);
+	prom_label(out, "port", t.port);
 }
 
 static void render_histograms(struct buf *out, const struct tcp_live *live, unsigned int metric)
@@ -94,13 +108,14 @@ static void render_counters(struct buf *out, const struct tcp_live *live, unsign
 	struct buf labels;
 
 	buf_init_fixed(&labels, storage, sizeof(storage));
-	prom_family(out, counter_families[i].name, "counter", counter_families[i].help);
+	prom_family(out, tcp_counter_families[i].name, "counter", tcp_counter_families[i].help);
 	for (e = live->counters; e; e = e->hh.next) {
-		const uint64_t *v = (const uint64_t *)((const char *)&e->c + counter_families[i].offset);
+		const uint64_t *v =
+			(const uint64_t *)((const char *)&e->c + tcp_counter_families[i].offset);
 
 		buf_reset(&labels);
 		tcp_peer_labels(&labels, live, &e->key);
-		prom_sample_u64(out, counter_families[i].name, labels.data, *v);
+		prom_sample_u64(out, tcp_counter_families[i].name, labels.data, *v);
 	}
 }
 
@@ -130,7 +145,7 @@ void tcp_metrics_render(struct buf *out, const struct tcp_live *live,
 {
 	for (unsigned int m = 0; m < TCP_M_COUNT; m++)
 		render_histograms(out, live, m);
-	for (unsigned int i = 0; i < sizeof(counter_families) / sizeof(counter_families[0]); i++)
+	for (unsigned int i = 0; i < TCP_COUNTER_FAMILIES; i++)
 		render_counters(out, live, i);
 	render_health(out, live, drops);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli_query.h"
 #include "config.h"
 #include "scgi.h"
 #include "version.h"
@@ -21,6 +22,8 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  metrics        print the Prometheus metrics\n"
 		"  get PATH       print the response to GET PATH\n"
+		"  query SQL      read-only SQL on the history database, as CSV\n"
+		"                 (xdprobe query --help for its options)\n"
 		"  version        print the version\n\n"
 		"Options:\n"
 		"  -s, --socket PATH  daemon socket (default /run/xdprobe/xdprobed.sock)\n"
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
 		printf("xdprobe %s\n", XDPROBE_VERSION);
 		return 0;
 	}
+	if (!strcmp(cmd, "query"))
+		return cli_query(argc - optind, argv + optind, defaults.storage_path);
 	if (!strcmp(cmd, "metrics") && optind + 1 == argc) {
 		uri = "/metrics";
 	} else if (!strcmp(cmd, "get") && optind + 2 == argc && argv[optind + 1][0] == '/') {

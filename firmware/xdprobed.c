@@ -208,6 +208,7 @@ static int start(struct daemon *d)
 		log_error("cannot listen on %s: %s", d->cfg.socket_path, strerror(-err));
 		return EXIT_RUNTIME;
 	}
+	d->history = history_open(&d->cfg); /* before the privilege drop: creates files */
 	err = privileges_drop(d->cfg.user);
 	if (err) {
 		log_error("cannot drop privileges: %s", strerror(-err));
@@ -224,6 +225,7 @@ static void stop(struct daemon *d)
 {
 	scgi_server_stop(d->scgi);
 	passive_tcp_close(d->tcp); /* links close: every program detaches */
+	history_close(d->history); /* writes what is still queued */
 	tcp_live_free(&d->tcp_live);
 	if (d->loop.ring.ring_fd > 0)
 		loop_fini(&d->loop);

@@ -53,12 +53,15 @@ equals() { # equals VALUE EXPECTED
 }
 
 # start_daemon [xdprobed options...]: runs xdprobed in the gateway namespace
-# and waits until it answers. Sets DAEMON_PID, DAEMON_SOCK, DAEMON_LOG.
+# with its history in the run's directory, and waits until it answers.
+# Sets DAEMON_PID, DAEMON_SOCK, DAEMON_LOG, DAEMON_DB.
 start_daemon() {
 	DAEMON_SOCK=$NSL_DIR/xdprobed.sock
 	DAEMON_LOG=$NSL_DIR/xdprobed.log
 	# not in a subshell: the daemon stays our child, so wait gets its status
-	nsl_bg gw "$DAEMON_LOG" "$XDPROBED" --socket "$DAEMON_SOCK" "$@" >/dev/null || return 1
+	DAEMON_DB=$NSL_DIR/history.db
+	nsl_bg gw "$DAEMON_LOG" "$XDPROBED" --socket "$DAEMON_SOCK" \
+		--set storage.path="$DAEMON_DB" "$@" >/dev/null || return 1
 	DAEMON_PID=$NSL_LAST_PID
 	local i
 	for ((i = 0; i < 100; i++)); do

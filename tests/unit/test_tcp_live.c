@@ -246,6 +246,21 @@ static void test_expiry_makes_room(void **state)
 }
 
 /* A scan presenting 100 000 peers must not grow the state past max_series. */
+/* Regression: a series updated after the expiry's "now" was taken (the
+ * drain runs after the tick reads the clock) wrapped the age around and
+ * was forgotten at once. */
+static void test_update_after_now_is_fresh(void **state)
+{
+	struct tcp_live *l = *state;
+
+	tcp_live_init(l, 16, 60 * S, 24, 48);
+	add_sample_hist(l, peer_v4(0xc0000201, 443, TCP_DIR_OUTBOUND), 100 * S + 5);
+	add_sample_counters(l, peer_v4(0xc0000201, 443, TCP_DIR_OUTBOUND), 100 * S + 5);
+	tcp_live_expire(l, 100 * S);
+	assert_int_equal(l->series, 2);
+	assert_int_equal(l->series_expired, 0);
+}
+
 static void test_memory_bounded(void **state)
 {
 	struct tcp_live *l = *state;
@@ -278,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_series_rejects_and_counts, live_new, live_free),
 		cmocka_unit_test_setup_teardown(test_idle_expiry, live_new, live_free),
 		cmocka_unit_test_setup_teardown(test_expiry_makes_room, live_new, live_free),
+		cmocka_unit_test_setup_teardown(test_update_after_now_is_fresh, live_new, live_free),
 		cmocka_unit_test_setup_teardown(test_memory_bounded, live_new, live_free),
 	};
 

@@ -15,6 +15,7 @@
 
 struct history {
 	struct storage *storage;
+	uint64_t no_series; /* windows dropped: their series could not be created */
 };
 
 static int make_parent_dir(const char *path)
@@ -73,8 +74,10 @@ static int64_t peer_series(struct history *h, const struct tcp_live *live, const
 	labels[0] = (struct storage_label){ "direction", t.direction };
 	labels[1] = (struct storage_label){ "remote", t.remote };
 	labels[2] = (struct storage_label){ "port", t.port };
-	if (storage_series(h->storage, metric, kind, labels, 3, &id))
+	if (storage_series(h->storage, metric, kind, labels, 3, &id)) {
+		h->no_series++; /* e.g. a full disk: counted, never silent */
 		return -1;
+	}
 	return id;
 }
 
@@ -143,6 +146,8 @@ void history_render(struct history *h, struct buf *out)
 			st.dropped_backlog);
 	prom_sample_u64(out, "xdprobe_storage_dropped_total", "reason=\"invalid\"",
 			st.dropped_invalid);
+	prom_sample_u64(out, "xdprobe_storage_dropped_total", "reason=\"series_not_created\"",
+			h->no_series);
 	prom_single_u64(out, "xdprobe_storage_pending", "gauge",
 			"Windows in memory waiting to be written.", st.pending);
 	prom_single_u64(out, "xdprobe_storage_bytes", "gauge",

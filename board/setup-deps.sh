@@ -4,7 +4,8 @@
 set -euo pipefail
 
 build=(cmake make gcc pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
-       zlib1g-dev liburing-dev libsqlite3-dev libinih-dev libcap-dev uthash-dev)
+       zlib1g-dev liburing-dev libsqlite3-dev libinih-dev libcap-dev uthash-dev
+       libjansson-dev)
 run=(lighttpd iproute2 ethtool curl procps)
 test=(libcmocka-dev prometheus)
 bench=(prometheus-node-exporter time python3)

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_query.h"
 #include "log.h"
 #include "process_metrics.h"
 #include "prom.h"
@@ -177,6 +178,10 @@ void daemon_handle(void *ctx, const struct scgi_request *req, struct scgi_respon
 		}
 		resp->content_type = PROM_CONTENT_TYPE;
 		render_metrics(d, &resp->body);
+		return;
+	}
+	if (path_is(req->uri, "/api/v1/query")) {
+		api_query(d->sqlro, req, resp);
 		return;
 	}
 	resp->status = 404;

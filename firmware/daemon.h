@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "history.h"
+#include "sql_readonly.h"
 #include "loop.h"
 #include "passive_tcp.h"
 #include "scgi_server.h"
@@ -24,6 +25,7 @@ struct daemon {
 	struct passive_tcp *tcp; /* NULL when [tcp] enabled = no */
 	struct tcp_live tcp_live;
 	struct history *history; /* NULL: no on-device history */
+	struct sqlro *sqlro;     /* read-only connection for /api/v1/query; NULL without history */
 	int64_t window_start_ms; /* wall clock when the current window began */
 	uint64_t drain_ns;       /* monotonic time of the drain in progress */
 	struct scgi_server *scgi;

@@ -209,6 +209,12 @@ static int start(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 	d->history = history_open(&d->cfg); /* before the privilege drop: creates files */
+	if (d->history) {
+		struct sqlro_status st;
+
+		if (sqlro_open(d->cfg.storage_path, &d->sqlro, &st))
+			log_warn("on-device SQL unavailable: %s", st.msg);
+	}
 	err = privileges_drop(d->cfg.user);
 	if (err) {
 		log_error("cannot drop privileges: %s", strerror(-err));
@@ -225,6 +231,7 @@ static void stop(struct daemon *d)
 {
 	scgi_server_stop(d->scgi);
 	passive_tcp_close(d->tcp); /* links close: every program detaches */
+	sqlro_close(d->sqlro);
 	history_close(d->history); /* writes what is still queued */
 	tcp_live_free(&d->tcp_live);
 	if (d->loop.ring.ring_fd > 0)

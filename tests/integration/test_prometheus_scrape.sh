@@ -37,6 +37,22 @@ check "promtool accepts the exposition" \
 check "the plant's traffic shows up as TCP series" \
 	test "$(grep -c '^xdprobe_tcp_connect_latency_seconds_count{' "$NSL_DIR/scrape.prom")" -ge 2
 
+# On-device SQL through lighttpd: JSON rows, and clean JSON errors.
+api=$base/api/v1/query
+code() { curl -s -o "$NSL_DIR/api.json" -w '%{http_code}' "$@"; }
+check "a read through /api/v1/query answers JSON rows" \
+	bash -c "curl -fsS --get --data-urlencode 'sql=SELECT count(*) AS n FROM series' '$api' |
+		grep -E '^\{\"columns\":\[\"n\"\],\"rows\":\[\[\"[1-9][0-9]*\"\]\],\"truncated\":false\}$' >/dev/null"
+check "a write through the API is refused with 403 and a reason" \
+	equals "$(code --get --data-urlencode 'sql=DELETE FROM series' "$api")$(cat "$NSL_DIR/api.json")" \
+	'403{"error":"not allowed: writes"}'
+check "a missing sql parameter is a 400" equals "$(code "$api")" 400
+check "a malformed escape is a 400" equals "$(code "$api?sql=%zz")" 400
+check "a bad row bound is a 400" equals "$(code "$api?sql=SELECT+1&max_rows=0")" 400
+check "the row bound truncates" \
+	bash -c "curl -fsS --get --data-urlencode 'sql=WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c' --data-urlencode 'max_rows=3' '$api' | grep -F '\"truncated\":true' >/dev/null"
+check "a POST to the API is refused" equals "$(code -X POST --data x "$api")" 405
+
 pport=$(lighttpd_pick_port) || exit 1
 cat > "$NSL_DIR/prometheus.yml" <<YML
 global:

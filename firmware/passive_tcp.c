@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "tcp_sockets.skel.h"
+#include "window_maps.h"
 #include "xalloc.h"
 
 #define DRAIN_BATCH 64
@@ -143,72 +144,39 @@ bool passive_tcp_has_rtt(const struct passive_tcp *p)
 	return p->rtt_link != NULL;
 }
 
-/* Points the outer map at the other inner map. The kernel waits for every
- * program that might still hold the old inner map before returning. */
-static int swap_slot(struct passive_tcp *p)
+static void emit_hist(void *ctx, const void *key, const void *value)
 {
-	struct tcp_sockets_bpf *s = p->skel;
-	unsigned int next = !p->slot;
-	int hist_fd = bpf_map__fd(next ? s->maps.hist_b : s->maps.hist_a);
-	int count_fd = bpf_map__fd(next ? s->maps.count_b : s->maps.count_a);
-	__u32 zero = 0;
+	const struct tcp_window_sink *sink = ctx;
 
-	if (bpf_map_update_elem(bpf_map__fd(s->maps.hist_cur), &zero, &hist_fd, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(s->maps.count_cur), &zero, &count_fd, BPF_ANY))
-		return -errno;
-	p->slot = next;
-	return 0;
+	sink->hist(sink->ctx, key, value);
 }
 
-static void to_sink_hist(const struct tcp_window_sink *sink, const void *key, const void *val)
+static void emit_counters(void *ctx, const void *key, const void *value)
 {
-	sink->hist(sink->ctx, key, val);
-}
+	const struct tcp_window_sink *sink = ctx;
 
-static void to_sink_counters(const struct tcp_window_sink *sink, const void *key, const void *val)
-{
-	sink->counters(sink->ctx, key, val);
-}
-
-/* Empties one inner map into the sink, DRAIN_BATCH entries a call. */
-static int drain_map(int fd, void *keys, size_t key_size, void *vals, size_t val_size,
-		     void (*emit)(const struct tcp_window_sink *, const void *, const void *),
-		     const struct tcp_window_sink *sink)
-{
-	__u64 batch = 0;
-	bool first = true;
-
-	for (;;) {
-		__u32 n = DRAIN_BATCH;
-		int err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &batch, &batch, keys,
-							  vals, &n, NULL);
-
-		if (err && errno != ENOENT)
-			return -errno;
-		for (__u32 i = 0; i < n; i++)
-			emit(sink, (char *)keys + i * key_size, (char *)vals + i * val_size);
-		if (err)
-			return 0; /* ENOENT: the map is empty now */
-		first = false;
-	}
+	sink->counters(sink->ctx, key, value);
 }
 
 int passive_tcp_drain(struct passive_tcp *p, const struct tcp_window_sink *sink)
 {
 	struct tcp_sockets_bpf *s = p->skel;
-	unsigned int old;
-	int err;
+	const struct window_pair pairs[] = {
+		{ s->maps.hist_cur, { s->maps.hist_a, s->maps.hist_b } },
+		{ s->maps.count_cur, { s->maps.count_a, s->maps.count_b } },
+	};
+	unsigned int old = p->slot;
+	int err = window_pairs_point(pairs, 2, !old);
 
-	err = swap_slot(p);
 	if (err)
 		return err;
-	old = !p->slot;
-	err = drain_map(bpf_map__fd(old ? s->maps.hist_b : s->maps.hist_a), p->hkeys,
-			sizeof(p->hkeys[0]), p->hvals, sizeof(p->hvals[0]), to_sink_hist, sink);
+	p->slot = !old;
+	err = window_drain(bpf_map__fd(pairs[0].inner[old]), p->hkeys, sizeof(p->hkeys[0]),
+			   p->hvals, sizeof(p->hvals[0]), DRAIN_BATCH, emit_hist, (void *)sink);
 	if (!err)
-		err = drain_map(bpf_map__fd(old ? s->maps.count_b : s->maps.count_a), p->ckeys,
-				sizeof(p->ckeys[0]), p->cvals, sizeof(p->cvals[0]),
-				to_sink_counters, sink);
+		err = window_drain(bpf_map__fd(pairs[1].inner[old]), p->ckeys, sizeof(p->ckeys[0]),
+				   p->cvals, sizeof(p->cvals[0]), DRAIN_BATCH, emit_counters,
+				   (void *)sink);
 	return err;
 }
 

@@ -1,0 +1,40 @@
+#include "window_maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdbool.h>
+
+int window_pairs_point(const struct window_pair *pairs, size_t n, unsigned int next)
+{
+	__u32 zero = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int inner = bpf_map__fd(pairs[i].inner[next]);
+
+		if (bpf_map_update_elem(bpf_map__fd(pairs[i].outer), &zero, &inner, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int window_drain(int fd, void *keys, size_t key_size, void *values, size_t value_size,
+		 unsigned int batch, window_emit emit, void *ctx)
+{
+	__u64 cursor = 0;
+	bool first = true;
+
+	for (;;) {
+		__u32 n = batch;
+		int err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &cursor, &cursor, keys,
+							  values, &n, NULL);
+
+		if (err && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < n; i++)
+			emit(ctx, (char *)keys + i * key_size, (char *)values + i * value_size);
+		if (err)
+			return 0; /* ENOENT: the map is empty now */
+		first = false;
+	}
+}

@@ -9,33 +9,15 @@
 #include <stdint.h>
 
 #include "histogram.h"
+#include "live_table.h"
 #include "tcp_sockets.h"
-#include "uthash.h"
-
-struct tcp_live_hist {
-	struct tcp_peer_metric key;
-	struct latency_hist hist;
-	uint64_t updated_ns;
-	UT_hash_handle hh;
-};
-
-struct tcp_live_counters {
-	struct tcp_peer key;
-	struct tcp_peer_counters c;
-	uint64_t updated_ns;
-	UT_hash_handle hh;
-};
 
 struct tcp_live {
-	struct tcp_live_hist *hists;
-	struct tcp_live_counters *counters;
+	struct live_table hists;    /* struct tcp_peer_metric -> struct latency_hist */
+	struct live_table counters; /* struct tcp_peer -> struct tcp_peer_counters */
+	struct live_budget budget;  /* shared by both tables */
 	uint8_t prefix_v4; /* remote prefix lengths the BPF side masks to */
 	uint8_t prefix_v6;
-	uint32_t series;
-	uint32_t max_series;
-	uint64_t idle_ns;
-	uint64_t series_rejected; /* drained records dropped: table full */
-	uint64_t series_expired;
 };
 
 void tcp_live_init(struct tcp_live *l, uint32_t max_series, uint64_t idle_ns, uint8_t prefix_v4,

@@ -85,36 +85,37 @@ void tcp_peer_labels(struct buf *out, const struct tcp_live *live, const struct 
 
 static void render_histograms(struct buf *out, const struct tcp_live *live, unsigned int metric)
 {
-	const struct tcp_live_hist *e;
 	char storage[LABELS_MAX];
 	struct buf labels;
 
 	buf_init_fixed(&labels, storage, sizeof(storage));
 	prom_family(out, hist_families[metric].name, "histogram", hist_families[metric].help);
-	for (e = live->hists; e; e = e->hh.next) {
-		if (e->key.metric != metric)
+	for (struct live_entry *e = live->hists.head; e; e = e->hh.next) {
+		const struct tcp_peer_metric *key = live_entry_key(e);
+
+		if (key->metric != metric)
 			continue;
 		buf_reset(&labels);
-		tcp_peer_labels(&labels, live, &e->key.peer);
-		prom_histogram(out, hist_families[metric].name, labels.data, &e->hist,
-			       &hist_families[metric].range);
+		tcp_peer_labels(&labels, live, &key->peer);
+		prom_histogram(out, hist_families[metric].name, labels.data,
+			       live_entry_value(&live->hists, e), &hist_families[metric].range);
 	}
 }
 
 static void render_counters(struct buf *out, const struct tcp_live *live, unsigned int i)
 {
-	const struct tcp_live_counters *e;
 	char storage[LABELS_MAX];
 	struct buf labels;
 
 	buf_init_fixed(&labels, storage, sizeof(storage));
 	prom_family(out, tcp_counter_families[i].name, "counter", tcp_counter_families[i].help);
-	for (e = live->counters; e; e = e->hh.next) {
-		const uint64_t *v =
-			(const uint64_t *)((const char *)&e->c + tcp_counter_families[i].offset);
+	for (struct live_entry *e = live->counters.head; e; e = e->hh.next) {
+		const uint64_t *v = (const uint64_t *)((const char *)live_entry_value(
+								&live->counters, e) +
+							tcp_counter_families[i].offset);
 
 		buf_reset(&labels);
-		tcp_peer_labels(&labels, live, &e->key);
+		tcp_peer_labels(&labels, live, live_entry_key(e));
 		prom_sample_u64(out, tcp_counter_families[i].name, labels.data, *v);
 	}
 }
@@ -131,13 +132,13 @@ static void render_health(struct buf *out, const struct tcp_live *live,
 		prom_sample_u64(out, "xdprobe_tcp_events_dropped_total", labels, drops[r]);
 	}
 	prom_single_u64(out, "xdprobe_tcp_series", "gauge", "TCP series held in the live state.",
-			live->series);
+			live->budget.series);
 	prom_single_u64(out, "xdprobe_tcp_series_rejected_total", "counter",
 			"Window aggregates dropped because the live state was full (max_series).",
-			live->series_rejected);
+			live->budget.rejected);
 	prom_single_u64(out, "xdprobe_tcp_series_expired_total", "counter",
 			"TCP series forgotten after being idle (series_idle_timeout).",
-			live->series_expired);
+			live->budget.expired);
 }
 
 void tcp_metrics_render(struct buf *out, const struct tcp_live *live,

@@ -70,7 +70,7 @@ static void add_sample_counters(struct tcp_live *l, struct tcp_peer peer, uint64
 /* The series counter must always match what the hash tables hold. */
 static void assert_series_consistent(const struct tcp_live *l)
 {
-	assert_int_equal(l->series, HASH_COUNT(l->hists) + HASH_COUNT(l->counters));
+	assert_int_equal(l->budget.series, HASH_COUNT(l->hists.head) + HASH_COUNT(l->counters.head));
 }
 
 /*
@@ -97,22 +97,23 @@ static void test_init(void **state)
 
 	memset(l, 0x5a, sizeof(*l)); /* init must set every field */
 	tcp_live_init(l, 100, 60 * S, 24, 48);
-	assert_null(l->hists);
-	assert_null(l->counters);
-	assert_int_equal(l->max_series, 100);
-	assert_int_equal(l->idle_ns, 60 * S);
+	assert_null(l->hists.head);
+	assert_null(l->counters.head);
+	assert_int_equal(l->budget.max_series, 100);
+	assert_int_equal(l->budget.idle_ns, 60 * S);
 	assert_int_equal(l->prefix_v4, 24);
 	assert_int_equal(l->prefix_v6, 48);
-	assert_int_equal(l->series, 0);
-	assert_int_equal(l->series_rejected, 0);
-	assert_int_equal(l->series_expired, 0);
+	assert_int_equal(l->budget.series, 0);
+	assert_int_equal(l->budget.rejected, 0);
+	assert_int_equal(l->budget.expired, 0);
 }
 
 static void test_hist_windows_accumulate(void **state)
 {
 	struct tcp_peer_metric k = hist_key(peer_v4(0x0a000100, 443, TCP_DIR_OUTBOUND), TCP_M_CONNECT);
 	struct latency_hist w1, w2;
-	struct tcp_live_hist *e;
+	struct live_entry *e;
+	struct latency_hist *h;
 	struct tcp_live *l = *state;
 
 	window_hist(&w1, 2000000, 3);
@@ -120,15 +121,16 @@ static void test_hist_windows_accumulate(void **state)
 	tcp_live_init(l, 100, 60 * S, 24, 48);
 	tcp_live_add_hist(l, &k, &w1, 1 * S);
 	tcp_live_add_hist(l, &k, &w2, 2 * S);
-	assert_int_equal(l->series, 1);
-	HASH_FIND(hh, l->hists, &k, sizeof(k), e);
+	assert_int_equal(l->budget.series, 1);
+	HASH_FIND(hh, l->hists.head, &k, sizeof(k), e);
 	assert_non_null(e);
-	assert_int_equal(e->hist.count, 5);
-	assert_int_equal(e->hist.sum_ns, 3 * 2000000 + 2 * 500000);
-	assert_int_equal(e->hist.min_ns, 500000);
-	assert_int_equal(e->hist.max_ns, 2000000);
-	assert_int_equal(e->hist.buckets[hist_bucket_ns(2000000)], 3);
-	assert_int_equal(e->hist.buckets[hist_bucket_ns(500000)], 2);
+	h = live_entry_value(&l->hists, e);
+	assert_int_equal(h->count, 5);
+	assert_int_equal(h->sum_ns, 3 * 2000000 + 2 * 500000);
+	assert_int_equal(h->min_ns, 500000);
+	assert_int_equal(h->max_ns, 2000000);
+	assert_int_equal(h->buckets[hist_bucket_ns(2000000)], 3);
+	assert_int_equal(h->buckets[hist_bucket_ns(500000)], 2);
 	assert_int_equal(e->updated_ns, 2 * S); /* touched by the last window */
 }
 
@@ -137,16 +139,16 @@ static void test_counter_windows_accumulate(void **state)
 	struct tcp_peer p = peer_v4(0x0a000100, 22, TCP_DIR_INBOUND);
 	struct tcp_peer_counters w1 = { 1, 2, 3, 4, 5, 6, 7 }, w2 = { 10, 20, 30, 40, 50, 60, 70 };
 	struct tcp_peer_counters want = { 11, 22, 33, 44, 55, 66, 77 };
-	struct tcp_live_counters *e;
+	struct live_entry *e;
 	struct tcp_live *l = *state;
 
 	tcp_live_init(l, 100, 60 * S, 24, 48);
 	tcp_live_add_counters(l, &p, &w1, 1 * S);
 	tcp_live_add_counters(l, &p, &w2, 2 * S);
-	assert_int_equal(l->series, 1);
-	HASH_FIND(hh, l->counters, &p, sizeof(p), e);
+	assert_int_equal(l->budget.series, 1);
+	HASH_FIND(hh, l->counters.head, &p, sizeof(p), e);
 	assert_non_null(e);
-	assert_memory_equal(&e->c, &want, sizeof(want));
+	assert_memory_equal(live_entry_value(&l->counters, e), &want, sizeof(want));
 	assert_int_equal(e->updated_ns, 2 * S);
 }
 
@@ -169,8 +171,8 @@ static void test_distinct_keys(void **state)
 	add_sample_hist(l, v6, 0);
 	add_sample_hist(l, base, 0); /* same key again: no new series */
 	add_sample_counters(l, base, 0);
-	assert_int_equal(HASH_COUNT(l->hists), 5);
-	assert_int_equal(l->series, 6);
+	assert_int_equal(HASH_COUNT(l->hists.head), 5);
+	assert_int_equal(l->budget.series, 6);
 	assert_series_consistent(l);
 }
 
@@ -178,29 +180,29 @@ static void test_max_series_rejects_and_counts(void **state)
 {
 	struct tcp_peer p1 = peer_v4(0x0a000100, 1, TCP_DIR_OUTBOUND);
 	struct tcp_peer_metric k1 = hist_key(p1, TCP_M_RTT);
-	struct tcp_live_counters *c;
-	struct tcp_live_hist *h;
+	struct tcp_peer_counters *c;
+	struct latency_hist *h;
 	struct tcp_live *l = *state;
 
 	tcp_live_init(l, 4, 60 * S, 24, 48);
 	for (uint16_t port = 1; port <= 3; port++)
 		add_sample_hist(l, peer_v4(0x0a000100, port, TCP_DIR_OUTBOUND), 0);
 	add_sample_counters(l, peer_v4(0x0a000100, 1, TCP_DIR_OUTBOUND), 0);
-	assert_int_equal(l->series, 4);
+	assert_int_equal(l->budget.series, 4);
 	add_sample_hist(l, peer_v4(0x0a000100, 9, TCP_DIR_OUTBOUND), 0); /* new: rejected */
 	add_sample_counters(l, peer_v4(0x0a000100, 9, TCP_DIR_OUTBOUND), 0);
-	assert_int_equal(l->series, 4);
-	assert_int_equal(l->series_rejected, 2);
+	assert_int_equal(l->budget.series, 4);
+	assert_int_equal(l->budget.rejected, 2);
 	/* existing series keep accumulating while the table is full */
 	add_sample_hist(l, p1, 1 * S);
 	add_sample_counters(l, p1, 1 * S);
-	assert_int_equal(l->series_rejected, 2);
-	HASH_FIND(hh, l->hists, &k1, sizeof(k1), h);
-	HASH_FIND(hh, l->counters, &p1, sizeof(p1), c);
+	assert_int_equal(l->budget.rejected, 2);
+	h = live_table_find(&l->hists, &k1);
+	c = live_table_find(&l->counters, &p1);
 	assert_non_null(h);
 	assert_non_null(c);
-	assert_int_equal(h->hist.count, 2);
-	assert_int_equal(c->c.closed, 2);
+	assert_int_equal(h->count, 2);
+	assert_int_equal(c->closed, 2);
 	assert_series_consistent(l);
 }
 
@@ -216,16 +218,16 @@ static void test_idle_expiry(void **state)
 	add_sample_hist(l, b, 5 * S);
 	add_sample_counters(l, b, 5 * S);
 	tcp_live_expire(l, 10 * S - 1); /* a idle for just under idle_ns: kept */
-	assert_int_equal(l->series, 4);
+	assert_int_equal(l->budget.series, 4);
 	tcp_live_expire(l, 10 * S); /* a idle for exactly idle_ns: gone */
-	assert_int_equal(l->series, 2);
-	assert_int_equal(l->series_expired, 2);
+	assert_int_equal(l->budget.series, 2);
+	assert_int_equal(l->budget.expired, 2);
 	assert_series_consistent(l);
 	add_sample_counters(l, b, 12 * S); /* b's counters touched again */
 	tcp_live_expire(l, 15 * S);
-	assert_int_equal(l->series, 1);
-	assert_int_equal(HASH_COUNT(l->counters), 1);
-	assert_int_equal(l->series_expired, 3);
+	assert_int_equal(l->budget.series, 1);
+	assert_int_equal(HASH_COUNT(l->counters.head), 1);
+	assert_int_equal(l->budget.expired, 3);
 }
 
 /* Expiry frees room: a full table accepts new peers again. */
@@ -237,11 +239,11 @@ static void test_expiry_makes_room(void **state)
 	add_sample_hist(l, peer_v4(1, 1, 0), 0);
 	add_sample_hist(l, peer_v4(2, 1, 0), 0);
 	add_sample_hist(l, peer_v4(3, 1, 0), 1 * S);
-	assert_int_equal(l->series_rejected, 1);
+	assert_int_equal(l->budget.rejected, 1);
 	tcp_live_expire(l, 20 * S);
-	assert_int_equal(l->series, 0);
+	assert_int_equal(l->budget.series, 0);
 	add_sample_hist(l, peer_v4(3, 1, 0), 21 * S);
-	assert_int_equal(l->series, 1);
+	assert_int_equal(l->budget.series, 1);
 	assert_series_consistent(l);
 }
 
@@ -257,8 +259,8 @@ static void test_update_after_now_is_fresh(void **state)
 	add_sample_hist(l, peer_v4(0xc0000201, 443, TCP_DIR_OUTBOUND), 100 * S + 5);
 	add_sample_counters(l, peer_v4(0xc0000201, 443, TCP_DIR_OUTBOUND), 100 * S + 5);
 	tcp_live_expire(l, 100 * S);
-	assert_int_equal(l->series, 2);
-	assert_int_equal(l->series_expired, 0);
+	assert_int_equal(l->budget.series, 2);
+	assert_int_equal(l->budget.expired, 0);
 }
 
 static void test_memory_bounded(void **state)
@@ -274,13 +276,13 @@ static void test_memory_bounded(void **state)
 		else
 			add_sample_counters(l, p, i);
 	}
-	assert_int_equal(l->series, 1000);
-	assert_int_equal(l->series_rejected, 99000);
+	assert_int_equal(l->budget.series, 1000);
+	assert_int_equal(l->budget.rejected, 99000);
 	assert_series_consistent(l);
 	tcp_live_free(l);
-	assert_int_equal(l->series, 0);
-	assert_null(l->hists);
-	assert_null(l->counters);
+	assert_int_equal(l->budget.series, 0);
+	assert_null(l->hists.head);
+	assert_null(l->counters.head);
 }
 
 int main(void)

@@ -70,8 +70,8 @@ static int setup_live(void **state)
 	tcp_live_add_counters(l, &v4_out, &c, 1);
 	c.closed = 20;
 	tcp_live_add_counters(l, &v6_in, &c, 1);
-	l->series_rejected = 3;
-	l->series_expired = 9;
+	l->budget.rejected = 3;
+	l->budget.expired = 9;
 	*state = l;
 	return 0;
 }

@@ -25,6 +25,10 @@ void config_defaults(struct config *c)
 	c->tcp_max_peers = 1024;
 	c->tcp_max_series = 8192;
 	c->tcp_idle_ns = 3600 * NS_PER_S;
+	c->passive_prefix_v4 = 24;
+	c->passive_prefix_v6 = 48;
+	c->passive_max_prefixes = 4096;
+	c->passive_sample_interval_ns = 10000000ULL;
 	snprintf(c->storage_path, sizeof(c->storage_path), "/var/lib/xdprobe/history.db");
 	c->storage_flush_ns = NS_PER_S;
 	c->storage_retention_ns[0] = DAY_NS;
@@ -133,6 +137,18 @@ static const struct option_def options[] = {
 	  "a number of series from 16 to 4194304" },
 	{ "tcp", "series_idle_timeout", K_DURATION, OFF(tcp_idle_ns), 0, NS_PER_S,
 	  30ULL * 24 * 3600 * NS_PER_S, "a duration from 1s to 30 days, e.g. 1h" },
+	{ "passive", "lan", K_STRING, OFF(passive_lan), sizeof(((struct config *)0)->passive_lan),
+	  0, 0, "interface names, comma-separated" },
+	{ "passive", "wan", K_STRING, OFF(passive_wan), sizeof(((struct config *)0)->passive_wan),
+	  0, 0, "interface names, comma-separated" },
+	{ "passive", "ipv4_prefix", K_UINT, OFF(passive_prefix_v4), sizeof(unsigned int), 8, 32,
+	  "a prefix length from 8 to 32" },
+	{ "passive", "ipv6_prefix", K_UINT, OFF(passive_prefix_v6), sizeof(unsigned int), 16, 128,
+	  "a prefix length from 16 to 128" },
+	{ "passive", "max_prefixes", K_UINT, OFF(passive_max_prefixes), sizeof(uint32_t), 16,
+	  1 << 20, "a number of prefixes per window from 16 to 1048576" },
+	{ "passive", "sample_interval", K_DURATION, OFF(passive_sample_interval_ns), 0, 0,
+	  NS_PER_S, "a duration from 0 to 1s, e.g. 10ms" },
 	{ "storage", "path", K_STRING, OFF(storage_path), sizeof(((struct config *)0)->storage_path),
 	  0, 0, "a database path shorter than 256 bytes, or empty for no history" },
 	{ "storage", "flush_interval", K_DURATION, OFF(storage_flush_ns), 0, 100000000ULL,
@@ -214,7 +230,7 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 		snprintf(err, CONFIG_ERR_MAX, "unknown key \"%.64s\" in section [%s]", key,
 			 section);
 	else
-		snprintf(err, CONFIG_ERR_MAX, "unknown section [%.64s] (known: daemon, tcp, storage)",
+		snprintf(err, CONFIG_ERR_MAX, "unknown section [%.64s] (known: daemon, tcp, passive, storage)",
 			 section);
 	return -1;
 }

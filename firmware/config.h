@@ -23,6 +23,13 @@ struct config {
 	uint32_t tcp_max_peers;
 	uint32_t tcp_max_series;
 	uint64_t tcp_idle_ns;
+	/* [passive] */
+	char passive_lan[128]; /* interfaces on the field side, comma-separated */
+	char passive_wan[128]; /* interfaces on the uplink side */
+	unsigned int passive_prefix_v4;
+	unsigned int passive_prefix_v6;
+	uint32_t passive_max_prefixes;
+	uint64_t passive_sample_interval_ns;
 	/* [storage] */
 	char storage_path[256]; /* empty: no history */
 	uint64_t storage_flush_ns;

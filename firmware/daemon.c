@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "api_query.h"
+#include "flow_metrics.h"
 #include "log.h"
 #include "process_metrics.h"
 #include "prom.h"
@@ -49,20 +50,43 @@ static void window_counters(void *ctx, const struct tcp_peer *key,
 	history_tcp_counters(d->history, &d->tcp_live, key, c, d->window_start_ms);
 }
 
+static void window_flow_hist(void *ctx, const struct flow_prefix_key *key,
+			     const struct latency_hist *h)
+{
+	struct daemon *d = ctx;
+
+	flow_live_add_hist(&d->flow_live, key, h, d->drain_ns);
+	history_flow_hist(d->history, &d->flow_live, key, h, d->window_start_ms);
+}
+
+static void window_flow_traffic(void *ctx, const struct flow_traffic_key *key,
+				const struct flow_traffic *t)
+{
+	struct daemon *d = ctx;
+
+	flow_live_add_traffic(&d->flow_live, key, t, d->drain_ns);
+	history_flow_traffic(d->history, &d->flow_live, key, t, d->window_start_ms);
+}
+
+static void drain_failed(struct daemon *d, const char *what, int err)
+{
+	d->drain_errors++;
+	log_warn("draining the %s maps failed: %s", what, strerror(-err));
+}
+
 static void drain_window(struct daemon *d, uint64_t now)
 {
-	const struct tcp_window_sink sink = { window_hist, window_counters, d };
+	const struct tcp_window_sink tcp_sink = { window_hist, window_counters, d };
+	const struct flow_window_sink flow_sink = { window_flow_hist, window_flow_traffic, d };
 	int err;
 
 	d->drain_ns = now;
-	if (d->tcp) {
-		err = passive_tcp_drain(d->tcp, &sink);
-		if (err) {
-			d->drain_errors++;
-			log_warn("draining the TCP maps failed: %s", strerror(-err));
-		}
-	}
+	if (d->tcp && (err = passive_tcp_drain(d->tcp, &tcp_sink)))
+		drain_failed(d, "TCP", err);
+	if (d->flows && (err = passive_flows_drain(d->flows, &flow_sink)))
+		drain_failed(d, "passive RTT", err);
 	tcp_live_expire(&d->tcp_live, now);
+	flow_live_expire(&d->flow_live, now);
 	d->window_start_ms = wall_ms();
 }
 
@@ -143,6 +167,7 @@ static void render_self(struct daemon *d, struct buf *out)
 	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"tcp_sockets\"", d->tcp != NULL);
 	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"tcp_rtt\"",
 			d->tcp && passive_tcp_has_rtt(d->tcp));
+	prom_sample_u64(out, "xdprobe_feature_enabled", "feature=\"passive_rtt\"", d->flows != NULL);
 	prom_single_u64(out, "xdprobe_http_requests_total", "counter",
 			"Requests the daemon answered for lighttpd.", scgi_server_requests(d->scgi));
 }
@@ -156,6 +181,12 @@ static void render_metrics(struct daemon *d, struct buf *out)
 	if (d->tcp)
 		passive_tcp_drops(d->tcp, drops);
 	tcp_metrics_render(out, &d->tcp_live, drops);
+	if (d->flows) {
+		uint64_t unmeasured[FLOW_U_MAX];
+
+		passive_flows_unmeasured(d->flows, unmeasured);
+		flow_metrics_render(out, &d->flow_live, unmeasured);
+	}
 	history_render(d->history, out);
 }
 

@@ -10,6 +10,8 @@
 #include "history.h"
 #include "sql_readonly.h"
 #include "loop.h"
+#include "flow_live.h"
+#include "passive_flows.h"
 #include "passive_tcp.h"
 #include "scgi_server.h"
 #include "tcp_live.h"
@@ -24,6 +26,8 @@ struct daemon {
 	uint64_t next_tick_ns;
 	struct passive_tcp *tcp; /* NULL when [tcp] enabled = no */
 	struct tcp_live tcp_live;
+	struct passive_flows *flows; /* NULL when no interface is monitored */
+	struct flow_live flow_live;
 	struct history *history; /* NULL: no on-device history */
 	struct sqlro *sqlro;     /* read-only connection for /api/v1/query; NULL without history */
 	int64_t window_start_ms; /* wall clock when the current window began */

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "log.h"
 #include "prom.h"
 #include "storage.h"
+#include "flow_metrics.h"
 #include "tcp_metrics.h"
 
 struct history {
@@ -62,36 +64,29 @@ struct history *history_open(const struct config *cfg)
 	return h;
 }
 
-/* Finds the series of a peer's metric; -1 when it cannot be stored. */
-static int64_t peer_series(struct history *h, const struct tcp_live *live, const char *metric,
-			   int kind, const struct tcp_peer *peer)
+/* Finds (creates) a series; -1, counted, when it cannot be stored. */
+static int64_t series_id(struct history *h, const char *metric, int kind,
+			 const struct storage_label *labels, size_t n)
 {
-	struct tcp_peer_text t;
-	struct storage_label labels[3];
 	int64_t id;
 
-	tcp_peer_text(live, peer, &t);
-	labels[0] = (struct storage_label){ "direction", t.direction };
-	labels[1] = (struct storage_label){ "remote", t.remote };
-	labels[2] = (struct storage_label){ "port", t.port };
-	if (storage_series(h->storage, metric, kind, labels, 3, &id)) {
+	if (storage_series(h->storage, metric, kind, labels, n, &id)) {
 		h->no_series++; /* e.g. a full disk: counted, never silent */
 		return -1;
 	}
 	return id;
 }
 
-void history_tcp_hist(struct history *h, const struct tcp_live *live,
-		      const struct tcp_peer_metric *key, const struct latency_hist *hist,
-		      int64_t t_ms)
+static void put_distribution(struct history *h, const char *metric,
+			     const struct storage_label *labels, size_t n,
+			     const struct latency_hist *hist, int64_t t_ms)
 {
 	struct storage_window w = { .t_ms = t_ms, .hist = hist, .lost = -1, .dup = -1,
 				    .reorder = -1 };
 
-	if (!h || !hist->count)
+	if (!hist->count)
 		return;
-	w.series_id = peer_series(h, live, tcp_hist_family_name(key->metric),
-				  STORAGE_KIND_DISTRIBUTION, &key->peer);
+	w.series_id = series_id(h, metric, STORAGE_KIND_DISTRIBUTION, labels, n);
 	if (w.series_id < 0)
 		return;
 	w.count = (int64_t)hist->count;
@@ -102,25 +97,98 @@ void history_tcp_hist(struct history *h, const struct tcp_live *live,
 	storage_put(h->storage, &w); /* a full queue is counted by storage */
 }
 
+/* An increase of a counter series; an absent row reads as zero increase. */
+static void put_counter(struct history *h, const char *metric, const struct storage_label *labels,
+			size_t n, uint64_t increase, int64_t t_ms)
+{
+	struct storage_window w = { .t_ms = t_ms, .count = 1, .sum = (double)increase,
+				    .sumsq = NAN, .min = NAN, .max = NAN,
+				    .lost = -1, .dup = -1, .reorder = -1 };
+
+	if (!increase)
+		return;
+	w.series_id = series_id(h, metric, STORAGE_KIND_COUNTER, labels, n);
+	if (w.series_id >= 0)
+		storage_put(h->storage, &w);
+}
+
+static void peer_labels(const struct tcp_live *live, const struct tcp_peer *peer,
+			struct tcp_peer_text *t, struct storage_label labels[3])
+{
+	tcp_peer_text(live, peer, t);
+	labels[0] = (struct storage_label){ "direction", t->direction };
+	labels[1] = (struct storage_label){ "remote", t->remote };
+	labels[2] = (struct storage_label){ "port", t->port };
+}
+
+void history_tcp_hist(struct history *h, const struct tcp_live *live,
+		      const struct tcp_peer_metric *key, const struct latency_hist *hist,
+		      int64_t t_ms)
+{
+	struct storage_label labels[3];
+	struct tcp_peer_text t;
+
+	if (!h)
+		return;
+	peer_labels(live, &key->peer, &t, labels);
+	put_distribution(h, tcp_hist_family_name(key->metric), labels, 3, hist, t_ms);
+}
+
 void history_tcp_counters(struct history *h, const struct tcp_live *live,
 			  const struct tcp_peer *key, const struct tcp_peer_counters *c, int64_t t_ms)
 {
+	struct storage_label labels[3];
+	struct tcp_peer_text t;
+
 	if (!h)
 		return;
-	for (unsigned int i = 0; i < TCP_COUNTER_FAMILIES; i++) {
-		const uint64_t *v =
-			(const uint64_t *)((const char *)c + tcp_counter_families[i].offset);
-		struct storage_window w = { .t_ms = t_ms, .count = 1, .sum = (double)*v,
-					    .sumsq = NAN, .min = NAN, .max = NAN,
-					    .lost = -1, .dup = -1, .reorder = -1 };
+	peer_labels(live, key, &t, labels);
+	for (unsigned int i = 0; i < TCP_COUNTER_FAMILIES; i++)
+		put_counter(h, tcp_counter_families[i].name, labels, 3,
+			    *(const uint64_t *)((const char *)c + tcp_counter_families[i].offset),
+			    t_ms);
+}
 
-		if (!*v)
-			continue; /* an absent row reads as zero increase */
-		w.series_id = peer_series(h, live, tcp_counter_families[i].name,
-					  STORAGE_KIND_COUNTER, key);
-		if (w.series_id >= 0)
-			storage_put(h->storage, &w);
-	}
+static void flow_labels(const struct flow_live *live, uint8_t role, uint8_t family,
+			const uint8_t *addr, char remote[PREFIX_TEXT_MAX],
+			struct storage_label labels[2])
+{
+	prefix_text(family, addr, family == AF_INET6 ? live->prefix_v6 : live->prefix_v4, remote,
+		    PREFIX_TEXT_MAX);
+	labels[0] = (struct storage_label){ "side", flow_role_name(role) };
+	labels[1] = (struct storage_label){ "remote", remote };
+}
+
+void history_flow_hist(struct history *h, const struct flow_live *live,
+		       const struct flow_prefix_key *key, const struct latency_hist *hist,
+		       int64_t t_ms)
+{
+	struct storage_label labels[3];
+	char remote[PREFIX_TEXT_MAX];
+
+	if (!h)
+		return;
+	flow_labels(live, key->role, key->family, key->addr, remote, labels);
+	labels[2] = (struct storage_label){ "method", flow_method_name(key->method) };
+	put_distribution(h, "xdprobe_passive_rtt_seconds", labels, 3, hist, t_ms);
+}
+
+void history_flow_traffic(struct history *h, const struct flow_live *live,
+			  const struct flow_traffic_key *key, const struct flow_traffic *t,
+			  int64_t t_ms)
+{
+	struct storage_label labels[3];
+	char remote[PREFIX_TEXT_MAX];
+
+	if (!h)
+		return;
+	flow_labels(live, key->role, key->family, key->addr, remote, labels);
+	labels[2] = (struct storage_label){ "direction", "out" };
+	put_counter(h, "xdprobe_passive_packets_total", labels, 3, t->packets_out, t_ms);
+	put_counter(h, "xdprobe_passive_bytes_total", labels, 3, t->bytes_out, t_ms);
+	labels[2] = (struct storage_label){ "direction", "in" };
+	put_counter(h, "xdprobe_passive_packets_total", labels, 3, t->packets_in, t_ms);
+	put_counter(h, "xdprobe_passive_bytes_total", labels, 3, t->bytes_in, t_ms);
 }
 
 void history_render(struct history *h, struct buf *out)

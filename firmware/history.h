@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "flow_live.h"
 #include "tcp_live.h"
 
 struct history;
@@ -22,6 +23,12 @@ void history_tcp_hist(struct history *h, const struct tcp_live *live,
 		      int64_t t_ms);
 void history_tcp_counters(struct history *h, const struct tcp_live *live,
 			  const struct tcp_peer *key, const struct tcp_peer_counters *c, int64_t t_ms);
+void history_flow_hist(struct history *h, const struct flow_live *live,
+		       const struct flow_prefix_key *key, const struct latency_hist *hist,
+		       int64_t t_ms);
+void history_flow_traffic(struct history *h, const struct flow_live *live,
+			  const struct flow_traffic_key *key, const struct flow_traffic *t,
+			  int64_t t_ms);
 /* xdprobe_storage_* metrics. */
 void history_render(struct history *h, struct buf *out);
 void history_close(struct history *h);

@@ -23,8 +23,9 @@ static int switch_user(const char *user)
 	return 0;
 }
 
-int privileges_drop(const char *user)
+int privileges_drop(const char *user, bool keep_net_admin)
 {
+	const cap_value_t net_admin = CAP_NET_ADMIN;
 	cap_t none;
 	int err = 0;
 
@@ -34,14 +35,18 @@ int privileges_drop(const char *user)
 			return err;
 	}
 	for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
+		if (!(keep_net_admin && c == net_admin) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) &&
+		    errno != EINVAL)
 			return -errno;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return -errno;
 	none = cap_init();
 	if (!none)
 		return -errno;
-	if (cap_set_proc(none))
+	if (keep_net_admin && (cap_set_flag(none, CAP_EFFECTIVE, 1, &net_admin, CAP_SET) ||
+			       cap_set_flag(none, CAP_PERMITTED, 1, &net_admin, CAP_SET)))
+		err = -errno;
+	if (!err && cap_set_proc(none))
 		err = -errno;
 	cap_free(none);
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "addr_text.h"
 #include "prom.h"
 
 #define LABELS_MAX 256
@@ -63,12 +64,9 @@ const char *tcp_hist_family_name(unsigned int metric)
 void tcp_peer_text(const struct tcp_live *live, const struct tcp_peer *peer,
 		   struct tcp_peer_text *t)
 {
-	char addr[INET6_ADDRSTRLEN];
-	int v6 = peer->family == AF_INET6;
-
-	inet_ntop(v6 ? AF_INET6 : AF_INET, peer->addr, addr, sizeof(addr));
-	snprintf(t->remote, sizeof(t->remote), "%s/%u", addr,
-		 v6 ? live->prefix_v6 : live->prefix_v4);
+	prefix_text(peer->family, peer->addr,
+		    peer->family == AF_INET6 ? live->prefix_v6 : live->prefix_v4, t->remote,
+		    sizeof(t->remote));
 	snprintf(t->port, sizeof(t->port), "%u", peer->port);
 	t->direction = peer->dir == TCP_DIR_OUTBOUND ? "outbound" : "inbound";
 }

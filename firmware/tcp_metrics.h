@@ -5,8 +5,9 @@
 #include "buf.h"
 #include "tcp_live.h"
 
-#include <arpa/inet.h>
 #include <stddef.h>
+
+#include "addr_text.h"
 
 /* The counters of struct tcp_peer_counters, with their metric names. */
 #define TCP_COUNTER_FAMILIES 7
@@ -23,7 +24,7 @@ const char *tcp_hist_family_name(unsigned int metric);
 /* A peer's label values as text. */
 struct tcp_peer_text {
 	const char *direction;
-	char remote[INET6_ADDRSTRLEN + 8];
+	char remote[PREFIX_TEXT_MAX];
 	char port[8];
 };
 void tcp_peer_text(const struct tcp_live *live, const struct tcp_peer *peer,

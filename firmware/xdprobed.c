@@ -186,6 +186,29 @@ static int open_tcp(struct daemon *d, const char *runtime_dir)
 	return passive_tcp_open(&d->tcp, &o);
 }
 
+/* The passive RTT programs, when [passive] names interfaces. */
+static int open_flows(struct daemon *d)
+{
+	struct passive_flows_opts o = {
+		.prefix_v4 = d->cfg.passive_prefix_v4,
+		.prefix_v6 = d->cfg.passive_prefix_v6,
+		.max_prefixes = d->cfg.passive_max_prefixes,
+		.sample_interval_ns = d->cfg.passive_sample_interval_ns,
+	};
+	char err[128];
+
+	flow_live_init(&d->flow_live, d->cfg.tcp_max_series, d->cfg.tcp_idle_ns,
+		       (uint8_t)d->cfg.passive_prefix_v4, (uint8_t)d->cfg.passive_prefix_v6);
+	if (passive_parse_ifaces(d->cfg.passive_lan, FLOW_ROLE_LAN, &o, err, sizeof(err)) ||
+	    passive_parse_ifaces(d->cfg.passive_wan, FLOW_ROLE_WAN, &o, err, sizeof(err))) {
+		log_error("[passive]: %s", err);
+		return -EINVAL;
+	}
+	if (!o.n_ifaces)
+		return 0;
+	return passive_flows_open(&d->flows, &o);
+}
+
 static int start(struct daemon *d)
 {
 	char runtime_dir[128];
@@ -198,6 +221,9 @@ static int start(struct daemon *d)
 		return EXIT_KERNEL;
 	if (open_tcp(d, runtime_dir))
 		return EXIT_KERNEL;
+	err = open_flows(d);
+	if (err)
+		return err == -EINVAL || err == -ENODEV ? EXIT_USAGE : EXIT_KERNEL;
 	err = scgi_server_start(&d->scgi, &d->loop, d->cfg.socket_path, daemon_handle, d);
 	if (err == -EADDRINUSE) {
 		log_error("another xdprobed already serves %s: stop it or choose another "
@@ -215,7 +241,9 @@ static int start(struct daemon *d)
 		if (sqlro_open(d->cfg.storage_path, &d->sqlro, &st))
 			log_warn("on-device SQL unavailable: %s", st.msg);
 	}
-	err = privileges_drop(d->cfg.user);
+	/* Classic TC filters (kernels before tcx links) need CAP_NET_ADMIN to be
+	 * removed at exit; links go away with the process. */
+	err = privileges_drop(d->cfg.user, d->flows && !passive_flows_link_based(d->flows));
 	if (err) {
 		log_error("cannot drop privileges: %s", strerror(-err));
 		return EXIT_RUNTIME;
@@ -231,6 +259,8 @@ static void stop(struct daemon *d)
 {
 	scgi_server_stop(d->scgi);
 	passive_tcp_close(d->tcp); /* links close: every program detaches */
+	passive_flows_close(d->flows);
+	flow_live_free(&d->flow_live);
 	sqlro_close(d->sqlro);
 	history_close(d->history); /* writes what is still queued */
 	tcp_live_free(&d->tcp_live);

@@ -254,7 +254,7 @@ static void test_config_set(void **state)
 	assert_string_equal(err, "[tcp] ipv4_prefix = \"23\": expected a prefix length from 24 to 32");
 	assert_int_equal(c.tcp_prefix_v4, 28); /* a rejected value changes nothing */
 	assert_int_equal(config_set(&c, "x", "y", "1", err), -1);
-	assert_string_equal(err, "unknown section [x] (known: daemon, tcp, storage)");
+	assert_string_equal(err, "unknown section [x] (known: daemon, tcp, passive, storage)");
 }
 
 /* The first problem in the file is reported: here a syntax error that

@@ -83,9 +83,9 @@ static void test_malformed(void **state)
 		{ "truncated pair", { 1, 3 }, 2 },
 		{ "truncated varint", { 1, 0x83 }, 2 },
 		{ "zero count", { 1, 3, 0 }, 3 },
-		{ "index past end", { 1, 0x98, 0x02, 1 }, 4 }, /* 280 */
+		{ "index past end", { 1, 0xa0, 0x04, 1 }, 4 }, /* 544 = HIST_BUCKETS */
 		{ "zero gap", { 1, 3, 1, 0, 1 }, 5 },
-		{ "gap past end", { 1, 3, 1, 0x95, 0x02, 1 }, 6 }, /* 3 + 277 = 280 */
+		{ "gap past end", { 1, 3, 1, 0x9d, 0x04, 1 }, 6 }, /* 3 + 541 = 544 */
 		{ "overlong varint", { 1, 0x83, 0x00, 1 }, 4 },
 		{ "11-byte varint", { 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f }, 12 },
 		{ "count overflow", { 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 }, 12 },

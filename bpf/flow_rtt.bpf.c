@@ -18,6 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include "flow_rtt.h"
 #include "packet_parse.h"
+#include "prefix.h"
 #include "window_hist.h"
 
 #define TC_ACT_OK 0
@@ -152,19 +153,6 @@ static __always_inline void count_unmeasured(__u32 reason)
 
 	if (v)
 		*v += 1; /* per-CPU slot: no atomic needed */
-}
-
-static __always_inline void mask_prefix(__u8 *addr, __u32 bits, __u32 total)
-{
-	/* Bounded by the 16-byte address. */
-	for (__u32 i = 0; i < 16; i++) {
-		__u32 start = i * 8;
-
-		if (start >= total)
-			addr[i] = 0;
-		else if (start + 8 > bits)
-			addr[i] &= start >= bits ? 0 : (__u8)(0xff << (8 - (bits - start)));
-	}
 }
 
 static __always_inline void set_prefix(__u8 *dst, const __u8 *remote, __u8 family)

@@ -15,12 +15,13 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include "prefix.h"
 #include "tcp_sockets.h"
+#include "window_hist.h"
 
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
-#define CMPXCHG_TRIES 8
 #define E2BIG 7
 
 /* Knobs set by the daemon before load. */
@@ -94,19 +95,6 @@ static __always_inline void count_drop(__u32 reason)
 		*v += 1; /* per-CPU slot: no atomic needed */
 }
 
-static __always_inline void mask_prefix(__u8 *addr, __u32 bits, __u32 total)
-{
-	/* Bounded by the 16-byte address; bits is clamped by the caller. */
-	for (__u32 i = 0; i < 16; i++) {
-		__u32 start = i * 8;
-
-		if (start >= total)
-			addr[i] = 0;
-		else if (start + 8 > bits)
-			addr[i] &= start >= bits ? 0 : (__u8)(0xff << (8 - (bits - start)));
-	}
-}
-
 static __always_inline bool is_ephemeral(__u16 port)
 {
 	return port >= ephemeral_lo && port <= ephemeral_hi;
@@ -164,40 +152,12 @@ static __always_inline bool key_from_sock(const struct sock *sk, struct tcp_peer
 	return true;
 }
 
-static __always_inline void atomic_min(__u64 *p, __u64 v)
-{
-	for (int i = 0; i < CMPXCHG_TRIES; i++) {
-		__u64 cur = *(volatile __u64 *)p;
-
-		if (cur <= v || __sync_val_compare_and_swap(p, cur, v) == cur)
-			return;
-	}
-}
-
-static __always_inline void atomic_max(__u64 *p, __u64 v)
-{
-	for (int i = 0; i < CMPXCHG_TRIES; i++) {
-		__u64 cur = *(volatile __u64 *)p;
-
-		if (cur >= v || __sync_val_compare_and_swap(p, cur, v) == cur)
-			return;
-	}
-}
-
-static __always_inline void *current_inner(void *outer)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(outer, &zero);
-}
-
 static __always_inline void record(const struct tcp_peer *key, __u32 metric, __u64 ns)
 {
 	struct tcp_peer_metric hk = { .peer = *key, .metric = metric };
 	static const struct latency_hist empty = { .min_ns = ~0ULL };
 	struct latency_hist *h;
-	void *map = current_inner(&hist_cur);
-	__u64 b;
+	void *map = window_current(&hist_cur);
 
 	if (!map)
 		return;
@@ -212,23 +172,14 @@ static __always_inline void record(const struct tcp_peer *key, __u32 metric, __u
 		if (!h)
 			return;
 	}
-	b = hist_bucket_ns(ns);
-	barrier_var(b); /* keep the bounds check on the register used for the access */
-	if (b >= HIST_BUCKETS)
-		return;
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
-	__sync_fetch_and_add(&h->sumsq_us2, (ns / 1000) * (ns / 1000));
-	__sync_fetch_and_add(&h->buckets[b], 1);
-	atomic_min(&h->min_ns, ns);
-	atomic_max(&h->max_ns, ns);
+	window_hist_add(h, ns);
 }
 
 static __always_inline struct tcp_peer_counters *counters(const struct tcp_peer *key)
 {
 	static const struct tcp_peer_counters empty;
 	struct tcp_peer_counters *c;
-	void *map = current_inner(&count_cur);
+	void *map = window_current(&count_cur);
 
 	if (!map)
 		return NULL;

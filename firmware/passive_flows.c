@@ -34,7 +34,6 @@ struct passive_flows {
 	struct attached att[PASSIVE_MAX_IFACES];
 	unsigned int n_att;
 	unsigned int slot;
-	int ncpus;
 	struct flow_prefix_key hkeys[DRAIN_BATCH];
 	struct latency_hist hvals[DRAIN_BATCH];
 	struct flow_traffic_key tkeys[DRAIN_BATCH];
@@ -130,9 +129,8 @@ int passive_flows_open(struct passive_flows **out, const struct passive_flows_op
 
 	for (unsigned int i = 0; i < PASSIVE_MAX_IFACES; i++)
 		p->att[i].link_fd[0] = p->att[i].link_fd[1] = -1;
-	p->ncpus = libbpf_num_possible_cpus();
 	p->skel = flow_rtt_bpf__open();
-	if (!p->skel || p->ncpus <= 0) {
+	if (!p->skel) {
 		err = -errno;
 		goto fail;
 	}
@@ -206,16 +204,7 @@ int passive_flows_drain(struct passive_flows *p, const struct flow_window_sink *
 
 void passive_flows_unmeasured(struct passive_flows *p, uint64_t out[FLOW_U_MAX])
 {
-	__u64 percpu[p->ncpus];
-	int fd = bpf_map__fd(p->skel->maps.unmeasured);
-
-	for (__u32 r = 0; r < FLOW_U_MAX; r++) {
-		out[r] = 0;
-		if (bpf_map_lookup_elem(fd, &r, percpu))
-			continue;
-		for (int c = 0; c < p->ncpus; c++)
-			out[r] += percpu[c];
-	}
+	percpu_counters_sum(bpf_map__fd(p->skel->maps.unmeasured), FLOW_U_MAX, out);
 }
 
 static void classic_detach(struct attached *a)

@@ -20,7 +20,6 @@ struct passive_tcp {
 	struct bpf_link *rtt_link;
 	int cgroup_fd;
 	unsigned int slot; /* inner maps currently written by the programs: 0 a, 1 b */
-	int ncpus;
 	/* drain scratch */
 	struct tcp_peer_metric hkeys[DRAIN_BATCH];
 	struct latency_hist hvals[DRAIN_BATCH];
@@ -113,9 +112,8 @@ int passive_tcp_open(struct passive_tcp **out, const struct passive_tcp_opts *o)
 	int err;
 
 	p->cgroup_fd = -1;
-	p->ncpus = libbpf_num_possible_cpus();
 	p->skel = tcp_sockets_bpf__open();
-	if (!p->skel || p->ncpus <= 0) {
+	if (!p->skel) {
 		err = -errno;
 		log_error("cannot open the TCP programs: %s", strerror(-err));
 		goto fail;
@@ -182,16 +180,7 @@ int passive_tcp_drain(struct passive_tcp *p, const struct tcp_window_sink *sink)
 
 void passive_tcp_drops(struct passive_tcp *p, uint64_t out[TCP_DROP_MAX])
 {
-	__u64 percpu[p->ncpus];
-	int fd = bpf_map__fd(p->skel->maps.drops);
-
-	for (__u32 r = 0; r < TCP_DROP_MAX; r++) {
-		out[r] = 0;
-		if (bpf_map_lookup_elem(fd, &r, percpu))
-			continue;
-		for (int c = 0; c < p->ncpus; c++)
-			out[r] += percpu[c];
-	}
+	percpu_counters_sum(bpf_map__fd(p->skel->maps.drops), TCP_DROP_MAX, out);
 }
 
 void passive_tcp_close(struct passive_tcp *p)

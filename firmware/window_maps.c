@@ -38,3 +38,17 @@ int window_drain(int fd, void *keys, size_t key_size, void *values, size_t value
 		first = false;
 	}
 }
+
+void percpu_counters_sum(int fd, unsigned int n, uint64_t *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 percpu[ncpus > 0 ? ncpus : 1];
+
+	for (__u32 r = 0; r < n; r++) {
+		out[r] = 0;
+		if (ncpus <= 0 || bpf_map_lookup_elem(fd, &r, percpu))
+			continue;
+		for (int c = 0; c < ncpus; c++)
+			out[r] += percpu[c];
+	}
+}

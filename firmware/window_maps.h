@@ -8,6 +8,7 @@
 #define XDPROBE_WINDOW_MAPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct bpf_map;
 
@@ -26,5 +27,9 @@ typedef void (*window_emit)(void *ctx, const void *key, const void *value);
  * keys/values are scratch arrays of batch entries. 0 or -errno. */
 int window_drain(int fd, void *keys, size_t key_size, void *values, size_t value_size,
 		 unsigned int batch, window_emit emit, void *ctx);
+
+/* Sums the first n slots of a PERCPU_ARRAY of __u64 counters over every CPU
+ * (a slot that cannot be read sums to 0). */
+void percpu_counters_sum(int fd, unsigned int n, uint64_t *out);
 
 #endif

@@ -35,7 +35,8 @@ set +e # from here on, failures are reported and the traps clean up
 plant_up --wan-delay-ms "$wan_delay" --emu-log no || exit 1
 sock=$NSL_DIR/xdprobed.sock
 nsl_bg gw "$NSL_DIR/xdprobed.log" build/firmware/xdprobed --socket "$sock" \
-	--gateway plant-gw --set storage.path="$NSL_DIR/history.db" >/dev/null || exit 1
+	--gateway plant-gw --set storage.path="$NSL_DIR/history.db" \
+	--set passive.lan="$PLANT_GW_LAN_IF" --set passive.wan="$PLANT_GW_WAN_IF" >/dev/null || exit 1
 daemon=$NSL_LAST_PID
 for ((i = 0; i < 100; i++)); do
 	build/firmware/xdprobe -s "$sock" metrics >/dev/null 2>&1 && break

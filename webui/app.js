@@ -87,6 +87,33 @@ function renderPeers(peers) {
   document.getElementById('tcp-empty').hidden = rows.length > 0;
 }
 
+// One row per side, remote prefix and method of the passive RTT histogram.
+function renderPassive(samples) {
+  const rows = new Map();
+  for (const s of samples) {
+    const m = /^xdprobe_passive_rtt_seconds_(bucket|sum|count)$/.exec(s.name);
+    if (!m) continue;
+    const k = `${s.labels.side}|${s.labels.remote}|${s.labels.method}`;
+    if (!rows.has(k)) rows.set(k, { labels: s.labels, buckets: [], sum: 0, count: 0 });
+    const r = rows.get(k);
+    if (m[1] === 'bucket') r.buckets.push({ le: s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), count: s.value });
+    else r[m[1]] = s.value;
+  }
+  const trs = [...rows.values()].map((r) => {
+    r.buckets.sort((x, y) => x.le - y.le);
+    const tr = document.createElement('tr');
+    cell(tr, r.labels.side.toUpperCase());
+    cell(tr, r.labels.remote);
+    cell(tr, r.labels.method.replace(/_/g, ' '));
+    cell(tr, String(r.count));
+    cell(tr, fmtSeconds(r.count ? r.sum / r.count : NaN));
+    cell(tr, fmtBound(bucketQuantileBound(0.99, r.buckets)));
+    return tr;
+  });
+  document.querySelector('#passive tbody').replaceChildren(...trs);
+  document.getElementById('passive-empty').hidden = trs.length > 0;
+}
+
 function renderHealth(samples) {
   const get = (name, labels = {}) => samples.find((s) => s.name === name &&
     Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
@@ -101,6 +128,8 @@ function renderHealth(samples) {
     ['Window', fmtSeconds(get('xdprobe_window_seconds'))],
     ['TCP tracing', get('xdprobe_feature_enabled', { feature: 'tcp_sockets' }) ? 'on' : 'off'],
     ['TCP RTT samples', get('xdprobe_feature_enabled', { feature: 'tcp_rtt' }) ? 'on' : 'off'],
+    ['Passive RTT', get('xdprobe_feature_enabled', { feature: 'passive_rtt' }) ? 'on' : 'off'],
+    ['History', get('xdprobe_storage_enabled') ? 'on' : 'off'],
   ];
   const dl = document.getElementById('health');
   dl.replaceChildren(...items.flatMap(([k, v]) => {
@@ -124,6 +153,7 @@ async function refresh() {
     const samples = parseMetrics(await res.text());
     renderHealth(samples);
     renderPeers(collectPeers(samples));
+    renderPassive(samples);
     setStatus(`Live · updated ${new Date().toLocaleTimeString()}`, false);
   } catch (e) {
     setStatus(`No data: ${e.message}`, true);

@@ -1,14 +1,12 @@
 #include "api_query.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_json.h"
 #include "sql_readonly.h"
 #include "url_query.h"
-
-#define JSON_TYPE "application/json; charset=utf-8"
 
 struct rows {
 	json_t *columns;
@@ -29,23 +27,6 @@ static int add_row(void *ctx, int ncol, const char *const *names, const char *co
 	}
 	json_array_append_new(values ? r->rows : r->columns, row);
 	return 0;
-}
-
-static void send_json(struct scgi_response *resp, int status, json_t *body)
-{
-	char *text = json_dumps(body, JSON_COMPACT);
-
-	resp->status = text ? status : 500;
-	resp->content_type = JSON_TYPE;
-	buf_puts(&resp->body, text ? text : "{\"error\":\"out of memory\"}");
-	buf_puts(&resp->body, "\n");
-	free(text);
-	json_decref(body);
-}
-
-static void send_error(struct scgi_response *resp, int status, const char *msg)
-{
-	send_json(resp, status, json_pack("{s:s}", "error", msg));
 }
 
 /* HTTP status of a refused or failed statement. */
@@ -86,24 +67,24 @@ void api_query(struct sqlro *ro, const struct scgi_request *req, struct scgi_res
 	int rc;
 
 	if (strcmp(req->method, "GET")) {
-		send_error(resp, 405, "use GET /api/v1/query?sql=...");
+		api_send_error(resp, 405, "use GET /api/v1/query?sql=...");
 		return;
 	}
 	if (!ro) {
-		send_error(resp, 503, "this gateway keeps no history ([storage] path is empty "
+		api_send_error(resp, 503, "this gateway keeps no history ([storage] path is empty "
 				      "or the database was refused: see the daemon log)");
 		return;
 	}
 	rc = url_query_param(req->query, "sql", sql, sizeof(sql));
 	if (rc) {
-		send_error(resp, rc == -E2BIG ? 413 : 400,
+		api_send_error(resp, rc == -E2BIG ? 413 : 400,
 			   rc == -ENOENT ? "missing parameter sql" : "malformed parameter sql");
 		return;
 	}
 	if (number_param(req->query, "max_rows", SQLRO_DEFAULT_MAX_ROWS, API_QUERY_MAX_ROWS,
 			 &max_rows) ||
 	    number_param(req->query, "timeout_ms", API_QUERY_MAX_MS, API_QUERY_MAX_MS, &max_ms)) {
-		send_error(resp, 400, "max_rows must be 1..10000 and timeout_ms 1..1000");
+		api_send_error(resp, 400, "max_rows must be 1..10000 and timeout_ms 1..1000");
 		return;
 	}
 	r.columns = json_array();
@@ -112,10 +93,10 @@ void api_query(struct sqlro *ro, const struct scgi_request *req, struct scgi_res
 	if (rc) {
 		json_decref(r.columns);
 		json_decref(r.rows);
-		send_error(resp, status_of(rc), st.msg[0] ? st.msg : strerror(-rc));
+		api_send_error(resp, status_of(rc), st.msg[0] ? st.msg : strerror(-rc));
 		return;
 	}
-	send_json(resp, 200,
+	api_send_json(resp, 200,
 		  json_pack("{s:o,s:o,s:b}", "columns",
 			    json_array_size(r.columns) ? json_incref(json_array_get(r.columns, 0))
 						       : json_array(),

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_passive.h"
 #include "api_query.h"
 #include "flow_metrics.h"
 #include "log.h"
@@ -213,6 +214,10 @@ void daemon_handle(void *ctx, const struct scgi_request *req, struct scgi_respon
 	}
 	if (path_is(req->uri, "/api/v1/query")) {
 		api_query(d->sqlro, req, resp);
+		return;
+	}
+	if (path_is(req->uri, "/api/v1/passive/ipv4-map")) {
+		api_passive_map(d->flows ? &d->flow_live : NULL, req, resp);
 		return;
 	}
 	resp->status = 404;

@@ -26,6 +26,16 @@ nsl_exec f3 ping -q -c 30 -i 0.05 "$PLANT_SRV_V4" >/dev/null
 wait_windows 3 || exit 1
 m=$NSL_DIR/metrics.prom
 scrape "$m"
+api() { "$XDPROBE" -s "$DAEMON_SOCK" get "$1"; }
+api '/api/v1/passive/ipv4-map?level=8&side=wan' >"$NSL_DIR/map8.json"
+api '/api/v1/passive/ipv4-map?level=16&within=198&side=wan' >"$NSL_DIR/map16.json"
+check "the IPv4 map has the server's /8 on the WAN side" grep -Eq \
+	'\{"index":198,"prefix":"198.0.0.0/8","samples":[1-9]' "$NSL_DIR/map8.json"
+check "zooming into 198/8 shows 198.19/16" grep -q '"prefix":"198.19.0.0/16"' "$NSL_DIR/map16.json"
+check "and not the field LAN's 198.18/16, which is the LAN side" \
+	bash -c "! grep -q '198.18.0.0/16' '$NSL_DIR/map16.json'"
+check "a bad map level is refused" bash -c "! '$XDPROBE' -s '$DAEMON_SOCK' get \
+	'/api/v1/passive/ipv4-map?level=12' >/dev/null"
 stop_daemon
 check "the daemon stops cleanly" equals "$?" 0
 

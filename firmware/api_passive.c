@@ -1,12 +1,15 @@
 #include "api_passive.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "api_json.h"
 #include "flow_map.h"
+#include "flow_metrics.h"
 #include "url_query.h"
 
 /* Optional parameter as a number in [0, max]; def when absent. */
@@ -89,4 +92,48 @@ void api_passive_map(const struct flow_live *live, const struct scgi_request *re
 	api_send_json(resp, 200,
 		      json_pack("{s:i,s:o,s:o}", "level", (int)level, "within",
 				level == 16 ? json_integer(within) : json_null(), "cells", cells));
+}
+
+static json_t *flow_json(const struct top_flow *f)
+{
+	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
+	int af = f->key.family == AF_INET6 ? AF_INET6 : AF_INET;
+
+	inet_ntop(af, f->key.local, local, sizeof(local));
+	inet_ntop(af, f->key.remote, remote, sizeof(remote));
+	return json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:I,s:f,s:f,s:f}", "side",
+			 flow_role_name(f->key.role), "local", local, "local_port",
+			 f->key.local_port, "remote", remote, "remote_port", f->key.remote_port,
+			 "method", flow_method_name(f->key.method), "samples",
+			 (json_int_t)f->samples, "rtt_last_seconds", (double)f->last_rtt_ns / 1e9,
+			 "rtt_min_seconds", (double)f->min_rtt_ns / 1e9, "rtt_max_seconds",
+			 (double)f->max_rtt_ns / 1e9);
+}
+
+void api_passive_top_flows(const struct top_flows *top, const struct scgi_request *req,
+			   struct scgi_response *resp)
+{
+	const struct top_flow *best[100];
+	json_t *flows;
+	size_t n;
+	long want;
+
+	if (strcmp(req->method, "GET")) {
+		api_send_error(resp, 405, "use GET");
+		return;
+	}
+	if (!top || !top->capacity) {
+		api_send_error(resp, 503, "the top-flows view is off: set [passive] lan/wan and "
+					  "top_flows");
+		return;
+	}
+	if (int_param(req->query, "n", 20, 100, &want) || want < 1) {
+		api_send_error(resp, 400, "n is 1..100");
+		return;
+	}
+	n = top_flows_top(top, best, (size_t)want);
+	flows = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(flows, flow_json(best[i]));
+	api_send_json(resp, 200, json_pack("{s:o}", "flows", flows));
 }

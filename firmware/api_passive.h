@@ -4,9 +4,14 @@
 
 #include "flow_live.h"
 #include "scgi_server.h"
+#include "top_flows.h"
 
 /* live may be NULL (passive RTT not enabled): answers 503. */
 void api_passive_map(const struct flow_live *live, const struct scgi_request *req,
 		     struct scgi_response *resp);
+
+/* GET /api/v1/passive/top-flows?n=N: the N most active flows with their RTT. */
+void api_passive_top_flows(const struct top_flows *top, const struct scgi_request *req,
+			   struct scgi_response *resp);
 
 #endif

@@ -29,6 +29,7 @@ void config_defaults(struct config *c)
 	c->passive_prefix_v6 = 48;
 	c->passive_max_prefixes = 4096;
 	c->passive_sample_interval_ns = 10000000ULL;
+	c->passive_top_flows = 1024;
 	snprintf(c->storage_path, sizeof(c->storage_path), "/var/lib/xdprobe/history.db");
 	c->storage_flush_ns = NS_PER_S;
 	c->storage_retention_ns[0] = DAY_NS;
@@ -149,6 +150,8 @@ static const struct option_def options[] = {
 	  1 << 20, "a number of prefixes per window from 16 to 1048576" },
 	{ "passive", "sample_interval", K_DURATION, OFF(passive_sample_interval_ns), 0, 0,
 	  NS_PER_S, "a duration from 0 to 1s, e.g. 10ms" },
+	{ "passive", "top_flows", K_UINT, OFF(passive_top_flows), sizeof(uint32_t), 0, 1 << 16,
+	  "a number of flows from 0 (no top view) to 65536" },
 	{ "storage", "path", K_STRING, OFF(storage_path), sizeof(((struct config *)0)->storage_path),
 	  0, 0, "a database path shorter than 256 bytes, or empty for no history" },
 	{ "storage", "flush_interval", K_DURATION, OFF(storage_flush_ns), 0, 100000000ULL,

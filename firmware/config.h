@@ -30,6 +30,7 @@ struct config {
 	unsigned int passive_prefix_v6;
 	uint32_t passive_max_prefixes;
 	uint64_t passive_sample_interval_ns;
+	uint32_t passive_top_flows; /* flows kept for the top view; 0: no per-flow events */
 	/* [storage] */
 	char storage_path[256]; /* empty: no history */
 	uint64_t storage_flush_ns;

@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,36 @@
 #include "version.h"
 
 static void on_tick(struct loop_op *op, int res);
+static void on_events(struct loop_op *op, int res);
+
+static void arm_events(struct daemon *d)
+{
+	int fd = d->flows ? passive_flows_events_fd(d->flows) : -1;
+	struct io_uring_sqe *sqe;
+
+	if (fd < 0)
+		return;
+	sqe = loop_sqe(&d->loop, &d->events_op);
+	if (sqe)
+		io_uring_prep_poll_add(sqe, fd, POLLIN);
+}
+
+static void on_events(struct loop_op *op, int res)
+{
+	struct daemon *d = (struct daemon *)((char *)op - offsetof(struct daemon, events_op));
+	int err = passive_flows_consume(d->flows);
+
+	if (err)
+		log_warn("reading the per-flow RTT events failed: %s", strerror(-err));
+	arm_events(d);
+}
+
+void daemon_flow_event(void *ctx, const void *record, size_t len)
+{
+	struct daemon *d = ctx;
+
+	top_flows_add(&d->top_flows, record, len, loop_now_ns());
+}
 static void on_signal(struct loop_op *op, int res);
 
 static void arm_signal(struct daemon *d)
@@ -88,6 +119,7 @@ static void drain_window(struct daemon *d, uint64_t now)
 		drain_failed(d, "passive RTT", err);
 	tcp_live_expire(&d->tcp_live, now);
 	flow_live_expire(&d->flow_live, now);
+	top_flows_expire(&d->top_flows, now);
 	d->window_start_ms = wall_ms();
 }
 
@@ -134,7 +166,9 @@ int daemon_start(struct daemon *d)
 		return -errno;
 	d->signal_op.cb = on_signal;
 	d->tick_op.cb = on_tick;
+	d->events_op.cb = on_events;
 	arm_signal(d);
+	arm_events(d);
 	d->window_start_ms = wall_ms();
 	d->next_tick_ns = loop_now_ns() + d->cfg.window_ns;
 	loop_timeout_at(&d->loop, &d->tick_op, d->next_tick_ns);
@@ -187,6 +221,14 @@ static void render_metrics(struct daemon *d, struct buf *out)
 
 		passive_flows_unmeasured(d->flows, unmeasured);
 		flow_metrics_render(out, &d->flow_live, unmeasured);
+		prom_single_u64(out, "xdprobe_passive_flow_events_total", "counter",
+				"Per-flow RTT events read for the top-flows view.",
+				d->top_flows.events);
+		prom_single_u64(out, "xdprobe_passive_top_flows", "gauge",
+				"Flows held for the top-flows view.", d->top_flows.count);
+		prom_single_u64(out, "xdprobe_passive_top_flows_evicted_total", "counter",
+				"Flows forgotten to make room in the top-flows table.",
+				d->top_flows.evicted);
 	}
 	history_render(d->history, out);
 }
@@ -214,6 +256,10 @@ void daemon_handle(void *ctx, const struct scgi_request *req, struct scgi_respon
 	}
 	if (path_is(req->uri, "/api/v1/query")) {
 		api_query(d->sqlro, req, resp);
+		return;
+	}
+	if (path_is(req->uri, "/api/v1/passive/top-flows")) {
+		api_passive_top_flows(d->flows ? &d->top_flows : NULL, req, resp);
 		return;
 	}
 	if (path_is(req->uri, "/api/v1/passive/ipv4-map")) {

@@ -15,6 +15,7 @@
 #include "passive_tcp.h"
 #include "scgi_server.h"
 #include "tcp_live.h"
+#include "top_flows.h"
 
 struct daemon {
 	struct config cfg;
@@ -28,6 +29,8 @@ struct daemon {
 	struct tcp_live tcp_live;
 	struct passive_flows *flows; /* NULL when no interface is monitored */
 	struct flow_live flow_live;
+	struct top_flows top_flows;
+	struct loop_op events_op; /* readable ring buffer of per-flow RTT events */
 	struct history *history; /* NULL: no on-device history */
 	struct sqlro *sqlro;     /* read-only connection for /api/v1/query; NULL without history */
 	int64_t window_start_ms; /* wall clock when the current window began */
@@ -42,6 +45,8 @@ struct daemon {
 
 /* Arms the window tick and the signal watch; the loop then runs the daemon. */
 int daemon_start(struct daemon *d);
+/* Receives one per-flow RTT event (the passive programs' ring buffer). */
+void daemon_flow_event(void *ctx, const void *record, size_t len);
 /* The SCGI handler: /metrics and friends. */
 void daemon_handle(void *ctx, const struct scgi_request *req, struct scgi_response *resp);
 

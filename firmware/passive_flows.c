@@ -31,6 +31,9 @@ struct attached {
 
 struct passive_flows {
 	struct flow_rtt_bpf *skel;
+	struct ring_buffer *events;
+	void (*on_event)(void *ctx, const void *record, size_t len);
+	void *event_ctx;
 	struct attached att[PASSIVE_MAX_IFACES];
 	unsigned int n_att;
 	unsigned int slot;
@@ -122,6 +125,26 @@ static int attach_iface(struct passive_flows *p, const struct passive_iface *pi)
 	return 0;
 }
 
+static int deliver_event(void *ctx, void *data, size_t len)
+{
+	struct passive_flows *p = ctx;
+
+	p->on_event(p->event_ctx, data, len);
+	return 0;
+}
+
+int passive_flows_events_fd(const struct passive_flows *p)
+{
+	return p->events ? ring_buffer__epoll_fd(p->events) : -1;
+}
+
+int passive_flows_consume(struct passive_flows *p)
+{
+	int n = p->events ? ring_buffer__consume(p->events) : 0;
+
+	return n < 0 ? n : 0;
+}
+
 int passive_flows_open(struct passive_flows **out, const struct passive_flows_opts *o)
 {
 	struct passive_flows *p = xcalloc(1, sizeof(*p));
@@ -137,6 +160,9 @@ int passive_flows_open(struct passive_flows **out, const struct passive_flows_op
 	p->skel->rodata->prefix_v4 = (__u8)o->prefix_v4;
 	p->skel->rodata->prefix_v6 = (__u8)o->prefix_v6;
 	p->skel->rodata->sample_interval_ns = o->sample_interval_ns;
+	p->skel->rodata->events_enabled = o->on_event != NULL;
+	p->on_event = o->on_event;
+	p->event_ctx = o->event_ctx;
 	bpf_map__set_max_entries(p->skel->maps.hist_a, o->max_prefixes);
 	bpf_map__set_max_entries(p->skel->maps.hist_b, o->max_prefixes);
 	bpf_map__set_max_entries(p->skel->maps.traffic_a, o->max_prefixes);
@@ -146,6 +172,14 @@ int passive_flows_open(struct passive_flows **out, const struct passive_flows_op
 		log_error("the kernel refused the passive RTT programs: %s (run with --log-level "
 			  "debug for the verifier log)", strerror(-err));
 		goto fail;
+	}
+	if (p->on_event) {
+		p->events = ring_buffer__new(bpf_map__fd(p->skel->maps.events), deliver_event, p,
+					     NULL);
+		if (!p->events) {
+			err = -errno;
+			goto fail;
+		}
 	}
 	for (unsigned int i = 0; i < o->n_ifaces && !err; i++)
 		err = attach_iface(p, &o->ifaces[i]);
@@ -236,6 +270,7 @@ void passive_flows_close(struct passive_flows *p)
 		if (p->att[i].classic)
 			classic_detach(&p->att[i]);
 	}
+	ring_buffer__free(p->events);
 	flow_rtt_bpf__destroy(p->skel);
 	free(p);
 }

@@ -22,6 +22,9 @@ struct passive_flows_opts {
 	unsigned int prefix_v4, prefix_v6;
 	uint32_t max_prefixes;       /* map entries per window */
 	uint64_t sample_interval_ns; /* per-flow rate limit */
+	/* Per-flow RTT events (at most one per flow and second), or NULL. */
+	void (*on_event)(void *ctx, const void *record, size_t len);
+	void *event_ctx;
 };
 
 /* Receives one window's aggregates. */
@@ -36,6 +39,10 @@ struct passive_flows;
 /* 0, or a negative errno after logging what is missing and how to fix it. */
 int passive_flows_open(struct passive_flows **out, const struct passive_flows_opts *o);
 int passive_flows_drain(struct passive_flows *p, const struct flow_window_sink *sink);
+/* The descriptor that becomes readable when events wait (-1 without events),
+ * and the call that hands them to on_event. */
+int passive_flows_events_fd(const struct passive_flows *p);
+int passive_flows_consume(struct passive_flows *p);
 void passive_flows_unmeasured(struct passive_flows *p, uint64_t out[FLOW_U_MAX]);
 /* True when the programs hang on links that vanish with the process; false
  * when classic TC filters were used and must be removed at exit (which

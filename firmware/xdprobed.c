@@ -194,11 +194,14 @@ static int open_flows(struct daemon *d)
 		.prefix_v6 = d->cfg.passive_prefix_v6,
 		.max_prefixes = d->cfg.passive_max_prefixes,
 		.sample_interval_ns = d->cfg.passive_sample_interval_ns,
+		.on_event = d->cfg.passive_top_flows ? daemon_flow_event : NULL,
+		.event_ctx = d,
 	};
 	char err[128];
 
 	flow_live_init(&d->flow_live, d->cfg.tcp_max_series, d->cfg.tcp_idle_ns,
 		       (uint8_t)d->cfg.passive_prefix_v4, (uint8_t)d->cfg.passive_prefix_v6);
+	top_flows_init(&d->top_flows, d->cfg.passive_top_flows, 60ULL * 1000000000ULL);
 	if (passive_parse_ifaces(d->cfg.passive_lan, FLOW_ROLE_LAN, &o, err, sizeof(err)) ||
 	    passive_parse_ifaces(d->cfg.passive_wan, FLOW_ROLE_WAN, &o, err, sizeof(err))) {
 		log_error("[passive]: %s", err);
@@ -261,6 +264,7 @@ static void stop(struct daemon *d)
 	passive_tcp_close(d->tcp); /* links close: every program detaches */
 	passive_flows_close(d->flows);
 	flow_live_free(&d->flow_live);
+	top_flows_free(&d->top_flows);
 	sqlro_close(d->sqlro);
 	history_close(d->history); /* writes what is still queued */
 	tcp_live_free(&d->tcp_live);

@@ -34,6 +34,11 @@ check "the IPv4 map has the server's /8 on the WAN side" grep -Eq \
 check "zooming into 198/8 shows 198.19/16" grep -q '"prefix":"198.19.0.0/16"' "$NSL_DIR/map16.json"
 check "and not the field LAN's 198.18/16, which is the LAN side" \
 	bash -c "! grep -q '198.18.0.0/16' '$NSL_DIR/map16.json'"
+api '/api/v1/passive/top-flows?n=5' >"$NSL_DIR/top.json"
+check "the top flows include the bulk downloads with their RTT" grep -Eq \
+	'"side":"wan","local":"198.18.1.11","local_port":[0-9]+,"remote":"198.19.3.1","remote_port":8883,"method":"tcp_timestamp","samples":[1-9]' \
+	"$NSL_DIR/top.json"
+check "per-flow events were read" test "$(metric "$m" xdprobe_passive_flow_events_total)" -gt 0
 check "a bad map level is refused" bash -c "! '$XDPROBE' -s '$DAEMON_SOCK' get \
 	'/api/v1/passive/ipv4-map?level=12' >/dev/null"
 stop_daemon

@@ -25,6 +25,11 @@
 
 static const int64_t res_ms[QUERY_RES_COUNT] = { 1000, 60000, 3600000 };
 static const char *const res_table[QUERY_RES_COUNT] = { "window_1s", "window_1m", "window_1h" };
+/* Key order (storage/DESIGN.md): window_1s is PRIMARY KEY (t, series_id), the
+ * others (series_id, t). A read of a table keyed by time costs every row of
+ * every series in its t range, so such a table is read only for ranges of at
+ * most QUERY_1S_MAX_RANGE_MS. */
+static const bool res_by_time[QUERY_RES_COUNT] = { true, false, false };
 
 static _Thread_local int last_rc;
 
@@ -211,8 +216,15 @@ static int64_t buckets(int64_t from, int64_t to, int64_t step)
 	return (to - floor_to(from, step) + step - 1) / step;
 }
 
-/* Earliest window start per resolution for the selected series; has[r] = 0
- * when the table holds none of their rows. */
+/*
+ * Earliest window start per resolution; has[r] = 0 when there is none.
+ * Keyed by series: the earliest row of the selected series (one primary-key
+ * seek per series). Keyed by time: the earliest row of the table, whatever
+ * the series (one seek at the left edge of the key; a per-series minimum
+ * would scan until that series' first row, the whole table for a series
+ * without rows). Retention and the size cap trim such a table by t for all
+ * series at once, so its first row is where its coverage starts.
+ */
 static int first_rows(sqlite3 *db, const struct selector *sel, int64_t first[], bool has[])
 {
 	for (int r = 0; r < QUERY_RES_COUNT; r++) {
@@ -223,15 +235,19 @@ static int first_rows(sqlite3 *db, const struct selector *sel, int64_t first[], 
 		int rc, err;
 
 		buf_init_fixed(&sql, text, sizeof(text));
-		/* min() per series uses the (series_id, t) primary key: one seek each */
-		buf_printf(&sql, "SELECT min((SELECT min(w.t) FROM %s w WHERE w.series_id = s.id)) "
-			   "FROM series s WHERE ", res_table[r]);
-		buf_puts(&sql, sel->by_id ? "s.id = ?4" : "1");
-		series_filter(&sql, NULL, sel->m, sel->n, &b);
+		if (res_by_time[r]) {
+			buf_printf(&sql, "SELECT min(t) FROM %s", res_table[r]);
+		} else {
+			buf_printf(&sql, "SELECT min((SELECT min(w.t) FROM %s w WHERE "
+				   "w.series_id = s.id)) FROM series s WHERE ", res_table[r]);
+			buf_puts(&sql, sel->by_id ? "s.id = ?4" : "1");
+			series_filter(&sql, NULL, sel->m, sel->n, &b);
+		}
 		err = prepare(db, &sql, &b, &st);
 		if (err)
 			return err;
-		sqlite3_bind_int64(st, SERIES_PARAM, sel->id);
+		if (!res_by_time[r])
+			sqlite3_bind_int64(st, SERIES_PARAM, sel->id);
 		rc = sqlite3_step(st);
 		has[r] = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
 		first[r] = has[r] ? sqlite3_column_int64(st, 0) : 0;
@@ -257,17 +273,29 @@ static bool lost_start(const int64_t first[], const bool has[], int r, int64_t t
 	return false;
 }
 
+/* Whether reading resolution r over [from, to) stays within the scan bound. */
+static bool readable(int r, int64_t from, int64_t to)
+{
+	return !res_by_time[r] || to - floor_to(from, res_ms[r]) <= QUERY_1S_MAX_RANGE_MS;
+}
+
 static int pick_resolution(const int64_t first[], const bool has[], int64_t from, int64_t to,
 			   int64_t limit)
 {
 	for (int r = 0; r < QUERY_RES_COUNT; r++)
-		if (!lost_start(first, has, r, from) && buckets(from, to, res_ms[r]) <= limit)
+		if (!lost_start(first, has, r, from) && buckets(from, to, res_ms[r]) <= limit &&
+		    readable(r, from, to))
 			return r;
 	/* too many windows everywhere: the coarsest that has the data, merged */
 	for (int r = QUERY_RES_COUNT - 1; r >= 0; r--)
-		if (!lost_start(first, has, r, from))
+		if (!lost_start(first, has, r, from) && readable(r, from, to))
 			return r;
-	return QUERY_RES_1S; /* no data at all: an empty result */
+	/* no data at all (or only in a table too costly to scan for this
+	 * range): an empty result from the finest table keyed by series */
+	for (int r = 0; r < QUERY_RES_COUNT; r++)
+		if (!res_by_time[r])
+			return r;
+	return QUERY_RES_1S;
 }
 
 /* Smallest whole multiple of the resolution that fits the range in max points. */

@@ -27,6 +27,11 @@ struct sqlite3;
 /* With QUERY_REBUCKET, a resolution may be read at up to this many windows
  * per output point before a coarser one is preferred. */
 #define QUERY_REBUCKET_SCAN 60
+/* window_1s is keyed by time (storage/DESIGN.md): reading it for one series
+ * reads every series in the range. It is therefore only read for ranges of at
+ * most this many ms (2 h 46 min 40 s, the most 1 s points a result can hold),
+ * with or without QUERY_REBUCKET. */
+#define QUERY_1S_MAX_RANGE_MS (QUERY_MAX_POINTS * 1000LL)
 
 enum query_op {
 	QUERY_EQ,     /* key=value: the series has the label with that value */
@@ -98,8 +103,11 @@ void query_result_free(struct query_result *r);
  * coarser one has rows before that is taken to have lost the start to
  * retention, and the next coarser one is used. When even 1h has too many
  * windows, adjacent windows are merged (as with QUERY_REBUCKET) so the result
- * never exceeds max_points. Points are aligned to multiples of step_ms since
- * the epoch; the first may start before t_from (it contains t_from).
+ * never exceeds max_points. 1s is only considered for ranges of at most
+ * QUERY_1S_MAX_RANGE_MS, so over a longer range a series whose rows are all
+ * still in 1s (younger than its first rollup, about a minute) reads as empty.
+ * Points are aligned to multiples of step_ms since the epoch; the first may
+ * start before t_from (it contains t_from).
  */
 int query_range(struct sqlite3 *db, int64_t series_id, int64_t t_from, int64_t t_to,
 		size_t max_points, struct query_result *out);

@@ -8,11 +8,14 @@
  * older than a watermark lowers it in the same transaction as the rows
  * (rollup_note_written), so late rows are rolled up again.
  *
- * The window tables are WITHOUT ROWID with PRIMARY KEY (series_id, t) and no
- * index on t alone, so every time-range statement walks the (small) series
- * table and does one primary-key range per series (CROSS JOIN fixes that
- * loop order). Deletes go in batches of DELETE_BATCH rows, each its own
- * transaction, so readers and the writer never wait on one long delete.
+ * The window tables are WITHOUT ROWID with no secondary index. window_1s is
+ * keyed (t, series_id): a time range of it is one contiguous primary-key
+ * range, so its statements (rollup source, retention, size cap) read and
+ * delete by t alone. window_1m and window_1h are keyed (series_id, t), so
+ * their time-range statements walk the (small) series table and do one
+ * primary-key range per series (CROSS JOIN fixes that loop order). Deletes go
+ * in batches of about DELETE_BATCH rows, each its own transaction, so readers
+ * and the writer never wait on one long delete.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,12 +30,23 @@
 #define DELETE_BATCH 5000
 #define ROLLUP_CHUNK_UNITS 60 /* minutes (hours) per rollup transaction */
 
+/* The window tables and their key order (schema.c). */
+static const struct table {
+	const char *name;
+	int by_time; /* PRIMARY KEY (t, series_id), else (series_id, t) */
+} tables[STORAGE_RES_COUNT] = {
+	{ "window_1s", 1 },
+	{ "window_1m", 0 },
+	{ "window_1h", 0 },
+};
+
 static const struct level {
-	const char *src, *dst, *key;
+	const struct table *src, *dst;
+	const char *key;
 	int64_t unit;
 } levels[] = {
-	{ "window_1s", "window_1m", "rollup_1m_done", MINUTE_MS },
-	{ "window_1m", "window_1h", "rollup_1h_done", HOUR_MS },
+	{ &tables[STORAGE_RES_1S], &tables[STORAGE_RES_1M], "rollup_1m_done", MINUTE_MS },
+	{ &tables[STORAGE_RES_1M], &tables[STORAGE_RES_1H], "rollup_1h_done", HOUR_MS },
 };
 
 static int64_t floor_to(int64_t t, int64_t unit)
@@ -92,31 +106,41 @@ int rollup_note_written(sqlite3 *db, int64_t min_t)
 	return rc;
 }
 
-/* Earliest t >= from in table (one primary-key seek per series). */
-static int next_t(sqlite3 *db, const char *table, int64_t from, int64_t *t, int *found)
+/* Earliest t >= from in table: one primary-key seek (by time) or one per
+ * series (by series). */
+static int next_t(sqlite3 *db, const struct table *tb, int64_t from, int64_t *t, int *found)
 {
 	char sql[256];
 
-	snprintf(sql, sizeof(sql),
-		 "SELECT min((SELECT t FROM %s WHERE series_id = s.id AND t >= ?1 ORDER BY t LIMIT 1)) "
-		 "FROM series s", table);
+	if (tb->by_time)
+		snprintf(sql, sizeof(sql), "SELECT min(t) FROM %s WHERE t >= ?1", tb->name);
+	else
+		snprintf(sql, sizeof(sql),
+			 "SELECT min((SELECT t FROM %s WHERE series_id = s.id AND t >= ?1 ORDER BY t "
+			 "LIMIT 1)) FROM series s", tb->name);
 	return run_ints(db, sql, &from, 1, t, found);
 }
 
 /* Rolls [a, b) of one level and moves its watermark to b, in one transaction. */
 static int rollup_step(struct storage *s, const struct level *l, int64_t a, int64_t b)
 {
-	char sql[768];
+	char sql[768], from[128];
 	int64_t args[2] = { a, b };
 	int rc;
 
+	/* by time: [a, b) is one key range; by series: one range per series */
+	if (l->src->by_time)
+		snprintf(from, sizeof(from), "%s w WHERE w.t >= ?1 AND w.t < ?2", l->src->name);
+	else
+		snprintf(from, sizeof(from),
+			 "series s CROSS JOIN %s w ON w.series_id = s.id AND w.t >= ?1 AND w.t < ?2",
+			 l->src->name);
 	snprintf(sql, sizeof(sql),
 		 "INSERT OR REPLACE INTO %s (series_id, t, count, sum, sumsq, min, max, hist, lost, "
 		 "dup, reorder) SELECT w.series_id, w.t / %lld * %lld, sum(w.count), sum(w.sum), "
 		 "sum(w.sumsq), min(w.min), max(w.max), hist_merge(w.hist), sum(w.lost), sum(w.dup), "
-		 "sum(w.reorder) FROM series s CROSS JOIN %s w ON w.series_id = s.id AND w.t >= ?1 "
-		 "AND w.t < ?2 GROUP BY w.series_id, w.t / %lld",
-		 l->dst, (long long)l->unit, (long long)l->unit, l->src, (long long)l->unit);
+		 "sum(w.reorder) FROM %s GROUP BY w.series_id, w.t / %lld",
+		 l->dst->name, (long long)l->unit, (long long)l->unit, from, (long long)l->unit);
 	rc = storage_exec(s->db, "BEGIN IMMEDIATE");
 	if (rc == SQLITE_OK)
 		rc = run_ints(s->db, sql, args, 2, NULL, NULL);
@@ -179,23 +203,31 @@ int rollup_run(struct storage *s, int64_t now_ms)
 	return rc;
 }
 
-/* Deletes rows of table with t < before (and t >= 0 .. any), in batches. */
-static int delete_before(struct storage *s, const char *table, int64_t before)
+/* Deletes rows of table with t < before, in batches. */
+static int delete_before(struct storage *s, const struct table *tb, int64_t before)
 {
 	char sql[384];
 	int rc, n;
 
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM %s WHERE (series_id, t) IN (SELECT w.series_id, w.t FROM series s "
-		 "CROSS JOIN %s w ON w.series_id = s.id AND w.t < ?1 LIMIT %d)",
-		 table, table, DELETE_BATCH);
+	if (tb->by_time)
+		/* one key range: every t up to that of the DELETE_BATCH-th row (so a
+		 * batch is DELETE_BATCH rows plus the rest of that row's window) */
+		snprintf(sql, sizeof(sql),
+			 "DELETE FROM %s WHERE t < ?1 AND t <= coalesce((SELECT t FROM %s WHERE t < ?1 "
+			 "ORDER BY t LIMIT 1 OFFSET %d), ?1)",
+			 tb->name, tb->name, DELETE_BATCH - 1);
+	else
+		snprintf(sql, sizeof(sql),
+			 "DELETE FROM %s WHERE (series_id, t) IN (SELECT w.series_id, w.t FROM series s "
+			 "CROSS JOIN %s w ON w.series_id = s.id AND w.t < ?1 LIMIT %d)",
+			 tb->name, tb->name, DELETE_BATCH);
 	do {
 		rc = run_ints(s->db, sql, &before, 1, NULL, NULL);
 		n = rc ? 0 : sqlite3_changes(s->db);
 		pthread_mutex_lock(&s->qmu);
 		s->st.retention_deleted += (uint64_t)n;
 		pthread_mutex_unlock(&s->qmu);
-	} while (rc == SQLITE_OK && n == DELETE_BATCH);
+	} while (rc == SQLITE_OK && n >= DELETE_BATCH);
 	return rc;
 }
 
@@ -217,7 +249,6 @@ static int horizon(struct storage *s, int res, int64_t now_ms, int64_t *h)
 
 int retention_run(struct storage *s, int64_t now_ms)
 {
-	static const char *const tables[] = { "window_1s", "window_1m", "window_1h" };
 	int rc = SQLITE_OK;
 
 	for (int r = 0; rc == SQLITE_OK && r < STORAGE_RES_COUNT; r++) {
@@ -226,7 +257,7 @@ int retention_run(struct storage *s, int64_t now_ms)
 
 		if (hr == SQLITE_DONE)
 			continue;
-		rc = hr ? hr : delete_before(s, tables[r], h);
+		rc = hr ? hr : delete_before(s, &tables[r], h);
 	}
 	if (rc)
 		storage_set_error(s, "retention failed: %s", sqlite3_errmsg(s->db));
@@ -257,14 +288,14 @@ static void shrink(struct storage *s)
 }
 
 /* Deletes the oldest slab of a table; *deleted = whether it had rows. */
-static int delete_oldest(struct storage *s, const char *table, int64_t slab, int *deleted)
+static int delete_oldest(struct storage *s, const struct table *tb, int64_t slab, int *deleted)
 {
 	int64_t oldest;
-	int rc = next_t(s->db, table, INT64_MIN, &oldest, deleted);
+	int rc = next_t(s->db, tb, INT64_MIN, &oldest, deleted);
 
 	if (rc || !*deleted)
 		return rc;
-	return delete_before(s, table, oldest + slab);
+	return delete_before(s, tb, oldest + slab);
 }
 
 /*
@@ -282,9 +313,9 @@ int size_cap_run(struct storage *s)
 	if (storage_db_bytes(s) > s->o.size_cap_bytes)
 		shrink(s); /* free pages first: maybe nothing needs deleting */
 	while (rc == SQLITE_OK && storage_db_bytes(s) > s->o.size_cap_bytes && rounds++ < 10000) {
-		rc = delete_oldest(s, "window_1s", 10 * MINUTE_MS, &deleted);
+		rc = delete_oldest(s, &tables[STORAGE_RES_1S], 10 * MINUTE_MS, &deleted);
 		if (rc == SQLITE_OK && !deleted)
-			rc = delete_oldest(s, "window_1m", 24 * HOUR_MS, &deleted);
+			rc = delete_oldest(s, &tables[STORAGE_RES_1M], 24 * HOUR_MS, &deleted);
 		if (rc || !deleted)
 			break;
 		shrink(s);

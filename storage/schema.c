@@ -13,14 +13,19 @@
 #include "hist_blob.h"
 #include "storage_int.h"
 
-#define WINDOW_COLUMNS                                                                             \
-	"(series_id INTEGER NOT NULL, t INTEGER NOT NULL, count INTEGER NOT NULL, "               \
-	"sum REAL NOT NULL, sumsq REAL, min REAL, max REAL, hist BLOB, lost INTEGER, dup INTEGER, " \
-	"reorder INTEGER, PRIMARY KEY (series_id, t)) WITHOUT ROWID;\n"
+/* One table per resolution, identical columns (DESIGN.md). window_1s is keyed by
+ * time first, so each flush appends to the right edge of one B-tree; window_1m
+ * and window_1h, written once a minute / hour, stay keyed by series first. */
+#define WINDOW_TABLE(res, key)                                                                     \
+	"CREATE TABLE window_" res " (series_id INTEGER NOT NULL, t INTEGER NOT NULL, "           \
+	"count INTEGER NOT NULL, sum REAL NOT NULL, sumsq REAL, min REAL, max REAL, hist BLOB, "   \
+	"lost INTEGER, dup INTEGER, reorder INTEGER, PRIMARY KEY " key ") WITHOUT ROWID;\n"
+/* t (ms, the key) is a column of the views so that a filter on it can use the key;
+ * a filter on time (an expression) cannot. */
 #define WINDOW_VIEW(res)                                                                           \
 	"CREATE VIEW v_windows_" res " AS SELECT s.metric, s.labels, w.t / 1000.0 AS time, "       \
 	"w.count, w.sum, w.min, w.max, CASE WHEN w.count > 0 THEN w.sum / w.count END AS mean, "   \
-	"w.lost, w.dup, w.reorder FROM window_" res " w JOIN series s ON s.id = w.series_id;\n"
+	"w.lost, w.dup, w.reorder, w.t FROM window_" res " w JOIN series s ON s.id = w.series_id;\n"
 
 static const char schema_v1[] =
 	"CREATE TABLE series (id INTEGER PRIMARY KEY, metric TEXT NOT NULL, kind INTEGER NOT NULL,"
@@ -29,8 +34,8 @@ static const char schema_v1[] =
 	"CASCADE, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (series_id, key)) WITHOUT "
 	"ROWID;\n"
 	"CREATE INDEX series_label_kv ON series_label (key, value);\n"
-	"CREATE TABLE window_1s " WINDOW_COLUMNS "CREATE TABLE window_1m " WINDOW_COLUMNS
-	"CREATE TABLE window_1h " WINDOW_COLUMNS
+	WINDOW_TABLE("1s", "(t, series_id)") WINDOW_TABLE("1m", "(series_id, t)")
+	WINDOW_TABLE("1h", "(series_id, t)")
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;\n"
 	WINDOW_VIEW("1s") WINDOW_VIEW("1m") WINDOW_VIEW("1h")
 	"CREATE VIEW v_series AS SELECT id, metric, kind, labels FROM series;\n"
@@ -77,7 +82,11 @@ int schema_configure(sqlite3 *db)
 	sqlite3_busy_timeout(db, 5000);
 	rc = storage_exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
 			      /* keep the WAL from staying large after a burst (size cap) */
-			      "PRAGMA journal_size_limit = 4194304;");
+			      "PRAGMA journal_size_limit = 4194304;"
+			      /* builds that default to secure_delete = ON (Debian's) write
+			       * every page retention frees, as zeros, to the WAL and again
+			       * at checkpoint; FAST only zeroes what is written anyway */
+			      "PRAGMA secure_delete = FAST;");
 	return rc ? rc : hist_blob_register(db);
 }
 

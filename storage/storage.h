@@ -33,7 +33,7 @@ enum storage_resolution { STORAGE_RES_1S = 0, STORAGE_RES_1M, STORAGE_RES_1H, ST
 struct storage_opts {
 	const char *path;                  /* database file; created when absent or empty */
 	uint32_t flush_interval_ms;        /* writer period; default 1000 */
-	size_t queue_capacity;             /* windows held in memory; default 65536 */
+	size_t queue_capacity;             /* windows held in memory; default 16384 */
 	int64_t retention_ms[STORAGE_RES_COUNT]; /* default 1 d, 31 d, 5 y; < 0 keeps forever */
 	uint64_t size_cap_bytes;           /* database + WAL; 0 = no cap */
 	uint32_t maintenance_interval_ms;  /* retention and size cap period; default 60000 */
@@ -98,7 +98,8 @@ int storage_series(struct storage *s, const char *metric, int kind,
 		   const struct storage_label *labels, size_t n, int64_t *id);
 
 /*
- * Enqueues one window without waiting for I/O; w and w->hist are copied.
+ * Enqueues one window without waiting for I/O; w is copied and w->hist encoded
+ * (into the stored blob: the caller may reuse both at once).
  * -ENOBUFS when the queue is full (the row is dropped and counted),
  * -EINVAL for a NaN sum, a series id <= 0 or a window older than the 1 s
  * retention (counted in dropped_invalid), -ENOMEM when the histogram copy

@@ -11,10 +11,12 @@
 struct latency_hist;
 struct series_entry; /* series.c cache */
 
-/* A queued window: the caller's row plus a private histogram copy. */
+/* A queued window: the caller's row plus its histogram, already encoded as
+ * the stored blob (tens of bytes, where struct latency_hist is kilobytes). */
 struct queued_window {
-	struct storage_window w; /* w.hist points to hist_copy or is NULL */
-	struct latency_hist *hist_copy;
+	struct storage_window w; /* w.hist is NULL: the histogram is hist_blob */
+	uint8_t *hist_blob;      /* NULL: no histogram */
+	size_t hist_len;
 };
 
 /* Bounded array of windows; the writer swaps it out whole under qmu. */

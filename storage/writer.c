@@ -1,19 +1,24 @@
 /*
  * The writer thread and its bounded queue.
  *
- * Producers append to `queue` under qmu (copying the histogram outside the
- * lock). Each cycle the writer moves the whole queue into `backlog`, which it
- * alone owns, and commits the backlog in ONE transaction with one prepared
- * INSERT OR REPLACE. If the commit fails (disk full, I/O error) the backlog is
- * kept and retried next cycle; new rows are appended behind it and, beyond the
- * queue capacity, the OLDEST backlog rows are dropped (counted), so memory is
- * bounded by 2 x capacity windows plus their histograms.
+ * Producers append to `queue` under qmu (encoding the histogram into its
+ * stored blob outside the lock: tens of bytes to keep instead of a
+ * struct latency_hist of kilobytes). Each cycle the writer moves the whole
+ * queue into `backlog`, which it alone owns, and commits the backlog in ONE
+ * transaction with one prepared INSERT OR REPLACE. If the commit fails (disk
+ * full, I/O error) the backlog is kept and retried next cycle; new rows are
+ * appended behind it and, beyond the queue capacity, the OLDEST backlog rows
+ * are dropped (counted), so memory is bounded by 2 x capacity windows plus
+ * their histogram blobs.
  *
  * INSERT OR REPLACE rather than plain INSERT: (series_id, t) identifies a
  * window, and the collector's row for it is authoritative. A retry after a
  * commit whose outcome was unknown, or a collector re-sending a window, then
  * replaces the row instead of failing the whole batch on a PRIMARY KEY conflict
- * (which would block every other row behind it) or double counting it.
+ * (which would block every other row behind it) or double counting it. It
+ * writes the same pages as a plain INSERT when there is no conflict (measured,
+ * storage/DESIGN.md): window_1s is keyed (t, series_id), so the rows of one
+ * flush land side by side at the right edge of its B-tree.
  */
 #include <errno.h>
 #include <math.h>
@@ -32,7 +37,7 @@ static const char insert_sql[] =
 void queue_free(struct window_queue *q)
 {
 	for (size_t i = 0; i < q->n; i++)
-		free(q->v[i].hist_copy);
+		free(q->v[i].hist_blob);
 	free(q->v);
 	memset(q, 0, sizeof(*q));
 }
@@ -59,7 +64,8 @@ static int queue_reserve(struct window_queue *q, size_t want, size_t cap)
 
 int storage_put(struct storage *s, const struct storage_window *w)
 {
-	struct latency_hist *copy = NULL;
+	uint8_t *copy = NULL;
+	size_t len = 0;
 	int rc = 0, log_drop = 0;
 	int64_t now;
 
@@ -75,10 +81,13 @@ int storage_put(struct storage *s, const struct storage_window *w)
 		return -EINVAL;
 	}
 	if (w->hist) {
+		uint8_t blob[HIST_BLOB_MAX];
+
+		len = hist_blob_encode(w->hist, blob);
 		/* data-path buffer: degrade (count and drop), do not abort */
-		copy = malloc(sizeof(*copy));
+		copy = malloc(len);
 		if (copy)
-			memcpy(copy, w->hist, sizeof(*copy));
+			memcpy(copy, blob, len);
 	}
 	pthread_mutex_lock(&s->qmu);
 	if (w->hist && !copy) {
@@ -98,8 +107,9 @@ int storage_put(struct storage *s, const struct storage_window *w)
 		struct queued_window *q = &s->queue.v[s->queue.n++];
 
 		q->w = *w;
-		q->hist_copy = copy;
-		q->w.hist = copy;
+		q->w.hist = NULL;
+		q->hist_blob = copy;
+		q->hist_len = len;
 		copy = NULL;
 	}
 	pthread_mutex_unlock(&s->qmu);
@@ -126,14 +136,14 @@ static void take_queue(struct storage *s)
 	if (drop > b->n)
 		drop = b->n; /* q->n <= cap, so this cannot happen; defensive */
 	for (size_t i = 0; i < drop; i++)
-		free(b->v[i].hist_copy);
+		free(b->v[i].hist_blob);
 	memmove(b->v, b->v + drop, (b->n - drop) * sizeof(*b->v));
 	b->n -= drop;
 	s->st.dropped_backlog += drop;
 	if (queue_reserve(b, b->n + q->n, cap)) {
 		/* no memory to merge: keep the older rows, drop the new ones */
 		for (size_t i = 0; i < q->n; i++)
-			free(q->v[i].hist_copy);
+			free(q->v[i].hist_blob);
 		s->st.dropped_backlog += q->n;
 	} else {
 		memcpy(b->v + b->n, q->v, q->n * sizeof(*q->v));
@@ -158,9 +168,9 @@ static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_int64(st, i, v);
 }
 
-static int insert_one(sqlite3_stmt *st, const struct storage_window *w)
+static int insert_one(sqlite3_stmt *st, const struct queued_window *q)
 {
-	uint8_t blob[HIST_BLOB_MAX];
+	const struct storage_window *w = &q->w;
 	int rc;
 
 	sqlite3_bind_int64(st, 1, w->series_id);
@@ -170,8 +180,8 @@ static int insert_one(sqlite3_stmt *st, const struct storage_window *w)
 	bind_real_or_null(st, 5, w->sumsq);
 	bind_real_or_null(st, 6, w->min);
 	bind_real_or_null(st, 7, w->max);
-	if (w->hist)
-		sqlite3_bind_blob(st, 8, blob, (int)hist_blob_encode(w->hist, blob), SQLITE_STATIC);
+	if (q->hist_blob)
+		sqlite3_bind_blob(st, 8, q->hist_blob, (int)q->hist_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 8);
 	bind_int_or_null(st, 9, w->lost);
@@ -179,7 +189,7 @@ static int insert_one(sqlite3_stmt *st, const struct storage_window *w)
 	bind_int_or_null(st, 11, w->reorder);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st); /* the blob binding points into this frame */
+	sqlite3_clear_bindings(st); /* the blob binding points into the queue */
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -196,7 +206,7 @@ static int write_backlog(struct storage *s)
 		return rc;
 	rc = storage_exec(s->db, "BEGIN IMMEDIATE");
 	for (size_t i = 0; rc == SQLITE_OK && i < b->n; i++) {
-		rc = insert_one(s->ins_window, &b->v[i].w);
+		rc = insert_one(s->ins_window, &b->v[i]);
 		if (b->v[i].w.t_ms < min_t)
 			min_t = b->v[i].w.t_ms;
 	}
@@ -219,7 +229,7 @@ static void record_write(struct storage *s, int rc, const char *msg)
 		s->st.transactions++;
 		s->st.last_error[0] = '\0';
 		for (size_t i = 0; i < b->n; i++)
-			free(b->v[i].hist_copy);
+			free(b->v[i].hist_blob);
 		b->n = 0;
 	} else {
 		s->st.write_errors++;

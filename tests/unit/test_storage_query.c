@@ -253,6 +253,47 @@ static void test_range_resolution(void **state)
 	expect_range(f, T0 + 10 * H, T0 + 11 * H, 100, QUERY_RES_1M, M, 0);
 }
 
+/* As expect_range, for any series and flags; step 0: any step. */
+static void expect_range_ex(struct fixture *f, int64_t id, int64_t from, int64_t to, size_t max,
+			    unsigned flags, int res, int64_t step, size_t n)
+{
+	struct query_result r;
+
+	assert_int_equal(query_range_ex(f->db, id, from, to, max, flags, &r), 0);
+	if ((int)r.res != res || (step && r.step_ms != step) || r.n != n)
+		fail_msg("series %lld [%lld, %lld) max %zu: got res %d step %lld n %zu, want %d %lld %zu",
+			 (long long)id, (long long)(from - T0), (long long)(to - T0), max, r.res,
+			 (long long)r.step_ms, r.n, res, (long long)step, n);
+	query_result_free(&r);
+}
+
+/*
+ * window_1s is keyed by time: reading it for one series reads all series in
+ * the range, so it is read only for ranges up to QUERY_1S_MAX_RANGE_MS, even
+ * where QUERY_REBUCKET would allow more windows.
+ */
+static void test_range_1s_bound(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t a = T0 + 2 * H + 30 * M;
+
+	retention_fixture(f);
+	/* 10 000 s: 1 s, merged 10:1 into 1000 points (1800 s of rows: 180) */
+	expect_range_ex(f, 1, a, a + QUERY_1S_MAX_RANGE_MS, 1000, QUERY_REBUCKET, QUERY_RES_1S,
+			10 * S, 180);
+	/* 1 s more: 1 min, though 10 001 windows of 1 s are within 60 x 1000 */
+	expect_range_ex(f, 1, a, a + QUERY_1S_MAX_RANGE_MS + S, 1000, QUERY_REBUCKET,
+			QUERY_RES_1M, M, 30);
+	/* a series only in window_1s (younger than its first rollup) */
+	must_exec(f->db, "BEGIN");
+	for (int64_t t = T0 + 3 * H - 10 * S; t < T0 + 3 * H; t += S)
+		put_dist(f, QUERY_RES_1S, 3, t, 1, 1000, 0, NULL);
+	must_exec(f->db, "COMMIT");
+	expect_range_ex(f, 3, T0 + 2 * H, T0 + 3 * H, 3600, 0, QUERY_RES_1S, S, 10);
+	/* over a year it is not scanned for: empty, from the 1 min table (step: any) */
+	expect_range_ex(f, 3, T0 - 365 * 24 * H, T0 + 3 * H, 100, 0, QUERY_RES_1M, 0, 0);
+}
+
 static void test_range_args(void **state)
 {
 	struct fixture *f = *state;
@@ -410,6 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_series_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_resolution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range_1s_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebucket_truth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aggregate, setup, teardown),

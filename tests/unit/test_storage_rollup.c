@@ -256,6 +256,33 @@ static void test_retention(void **state)
 	check_hours(f);
 }
 
+/* window_1s is deleted by t range in batches of about 5000 rows; a batch
+ * takes whole windows, even when one window holds more rows than a batch. */
+static void test_retention_by_time_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct storage_opts o = { .retention_ms = { 60000, -1, -1 } };
+	struct storage_stats st;
+	char sql[640];
+
+	open_fixture(f, &o);
+	/* 6000 series x 3 windows (T0, T0+1s, T0+2s), rolled up "already" */
+	snprintf(sql, sizeof(sql),
+		 "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 6000) "
+		 "INSERT INTO window_1s (series_id, t, count, sum) SELECT n, %lld + k * 1000, 1, n "
+		 "FROM i, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2);"
+		 "INSERT OR REPLACE INTO meta VALUES ('rollup_1m_done', '%lld');",
+		 (long long)T0, (long long)(T0 + 3600000));
+	sql_exec_rw(f->t.path, sql);
+	test_clock_ms = T0 + 2000 + 60000; /* keep t >= T0 + 2 s */
+	assert_int_equal(storage_maintain(f->s), 0);
+	storage_stats(f->s, &st);
+	assert_int_equal(st.retention_deleted, 12000);
+	assert_int_equal(sql_int(f->t.path, "SELECT count(*) FROM window_1s"), 6000);
+	assert_int_equal(sql_int(f->t.path, "SELECT min(t) FROM window_1s") - T0, 2000);
+	assert_int_equal(sql_int(f->t.path, "SELECT sum(sum) FROM window_1s"), 6000 * 6001 / 2);
+}
+
 /* Retention never deletes 1 s rows that are not rolled up yet. */
 static void test_retention_waits_for_rollup(void **state)
 {
@@ -301,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollup_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollup_idempotent_and_late_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_by_time_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_waits_for_rollup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
 	};

@@ -57,6 +57,24 @@ static void test_creates_schema(void **state)
 	/* WITHOUT ROWID as specified */
 	assert_int_equal(sql_int(t->path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'window_%' AND sql LIKE '%WITHOUT ROWID'"), 3);
 	assert_int_equal(sql_int(t->path, "SELECT count(*) FROM v_windows_1h"), 0);
+	/* window_1s is keyed by time, with no other index (a flush appends to one
+	 * B-tree edge); the rollups are keyed by series */
+	sql_text(t->path, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+		 "pragma_table_info('window_1s') WHERE pk > 0 ORDER BY pk)", buf, sizeof(buf));
+	assert_string_equal(buf, "t,series_id");
+	assert_int_equal(sql_int(t->path, "SELECT count(*) FROM pragma_index_list('window_1s') "
+				 "WHERE origin <> 'pk'"), 0);
+	for (int i = 0; i < 2; i++) {
+		char sql[160];
+
+		snprintf(sql, sizeof(sql), "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+			 "pragma_table_info('window_1%c') WHERE pk > 0 ORDER BY pk)", "mh"[i]);
+		sql_text(t->path, sql, buf, sizeof(buf));
+		assert_string_equal(buf, "series_id,t");
+	}
+	/* the views carry the key t (ms) next to time (s) */
+	assert_int_equal(sql_int(t->path, "SELECT count(*) FROM pragma_table_info('v_windows_1s') "
+				 "WHERE name IN ('t', 'time')"), 2);
 }
 
 /* An empty (0-byte) file is a new database, like an absent one. */

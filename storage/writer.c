@@ -145,7 +145,7 @@ static void take_queue(struct storage *s)
 		for (size_t i = 0; i < q->n; i++)
 			free(q->v[i].hist_blob);
 		s->st.dropped_backlog += q->n;
-	} else {
+	} else if (q->n) { /* an empty queue may have no array yet: no memcpy(NULL) */
 		memcpy(b->v + b->n, q->v, q->n * sizeof(*q->v));
 		b->n += q->n;
 	}

@@ -73,10 +73,11 @@ truth() {
 		printf "%.6f", nr ? rtt[int(nr / 2)] / 1e9 : 0
 	}' "$PLANT_WANEM_LOG"
 }
-# truth_ts PATTERN: for TCP frames matching PATTERN, the median over every
-# TSval of the time from the first frame carrying it leaving the gateway to
-# the first frame echoing it (TSecr) coming back: the pairs the timestamp
-# method samples, timed by the emulator, in seconds.
+# truth_ts PATTERN: for TCP frames matching PATTERN, the median over the
+# TSvals the timestamp method would record (a new TSval, at most one per flow
+# every 10 ms: the daemon's default sample_interval) of the time from the
+# first frame carrying it leaving the gateway to the first frame echoing it
+# (TSecr) coming back, timed by the emulator, in seconds.
 truth_ts() {
 	awk -v pat="$1" '$2 != "fwd" || $0 !~ pat || $7 !~ /^tcp/ { next }
 	{
@@ -88,7 +89,14 @@ truth_ts() {
 		if (ts == "") next
 		split($8, ends, ">")
 		flow = $1 == "ab" ? ends[1] ">" ends[2] : ends[2] ">" ends[1]
-		if ($1 == "ab") { if (!((flow, ts) in sent)) sent[flow, ts] = $3; next }
+		if ($1 == "ab") {
+			if (!((flow, ts) in seen) && (!(flow in last) || $3 - last[flow] >= 10000000)) {
+				sent[flow, ts] = $3
+				last[flow] = $3
+			}
+			seen[flow, ts] = 1
+			next
+		}
 		if ((flow, ecr) in sent && !((flow, ecr) in done)) {
 			done[flow, ecr] = 1
 			rtt[nr++] = $4 - sent[flow, ecr]

@@ -221,19 +221,12 @@ int passive_flows_drain(struct passive_flows *p, const struct flow_window_sink *
 		{ s->maps.hist_cur, { s->maps.hist_a, s->maps.hist_b } },
 		{ s->maps.traffic_cur, { s->maps.traffic_a, s->maps.traffic_b } },
 	};
-	unsigned int old = p->slot;
-	int err = window_pairs_point(pairs, 2, !old);
+	const struct window_scratch scratch[] = {
+		{ p->hkeys, sizeof(p->hkeys[0]), p->hvals, sizeof(p->hvals[0]), emit_hist },
+		{ p->tkeys, sizeof(p->tkeys[0]), p->tvals, sizeof(p->tvals[0]), emit_traffic },
+	};
 
-	if (err)
-		return err;
-	p->slot = !old;
-	err = window_drain(bpf_map__fd(pairs[0].inner[old]), p->hkeys, sizeof(p->hkeys[0]),
-			   p->hvals, sizeof(p->hvals[0]), DRAIN_BATCH, emit_hist, (void *)sink);
-	if (!err)
-		err = window_drain(bpf_map__fd(pairs[1].inner[old]), p->tkeys, sizeof(p->tkeys[0]),
-				   p->tvals, sizeof(p->tvals[0]), DRAIN_BATCH, emit_traffic,
-				   (void *)sink);
-	return err;
+	return window_swap_drain(pairs, scratch, 2, &p->slot, DRAIN_BATCH, (void *)sink);
 }
 
 void passive_flows_unmeasured(struct passive_flows *p, uint64_t out[FLOW_U_MAX])

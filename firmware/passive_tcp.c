@@ -163,19 +163,12 @@ int passive_tcp_drain(struct passive_tcp *p, const struct tcp_window_sink *sink)
 		{ s->maps.hist_cur, { s->maps.hist_a, s->maps.hist_b } },
 		{ s->maps.count_cur, { s->maps.count_a, s->maps.count_b } },
 	};
-	unsigned int old = p->slot;
-	int err = window_pairs_point(pairs, 2, !old);
+	const struct window_scratch scratch[] = {
+		{ p->hkeys, sizeof(p->hkeys[0]), p->hvals, sizeof(p->hvals[0]), emit_hist },
+		{ p->ckeys, sizeof(p->ckeys[0]), p->cvals, sizeof(p->cvals[0]), emit_counters },
+	};
 
-	if (err)
-		return err;
-	p->slot = !old;
-	err = window_drain(bpf_map__fd(pairs[0].inner[old]), p->hkeys, sizeof(p->hkeys[0]),
-			   p->hvals, sizeof(p->hvals[0]), DRAIN_BATCH, emit_hist, (void *)sink);
-	if (!err)
-		err = window_drain(bpf_map__fd(pairs[1].inner[old]), p->ckeys, sizeof(p->ckeys[0]),
-				   p->cvals, sizeof(p->cvals[0]), DRAIN_BATCH, emit_counters,
-				   (void *)sink);
-	return err;
+	return window_swap_drain(pairs, scratch, 2, &p->slot, DRAIN_BATCH, (void *)sink);
 }
 
 void passive_tcp_drops(struct passive_tcp *p, uint64_t out[TCP_DROP_MAX])

@@ -39,6 +39,22 @@ int window_drain(int fd, void *keys, size_t key_size, void *values, size_t value
 	}
 }
 
+int window_swap_drain(const struct window_pair *pairs, const struct window_scratch *scratch,
+		      size_t n, unsigned int *slot, unsigned int batch, void *ctx)
+{
+	unsigned int old = *slot;
+	int err = window_pairs_point(pairs, n, !old);
+
+	if (err)
+		return err;
+	*slot = !old;
+	for (size_t i = 0; i < n && !err; i++)
+		err = window_drain(bpf_map__fd(pairs[i].inner[old]), scratch[i].keys,
+				   scratch[i].key_size, scratch[i].values, scratch[i].value_size,
+				   batch, scratch[i].emit, ctx);
+	return err;
+}
+
 void percpu_counters_sum(int fd, unsigned int n, uint64_t *out)
 {
 	int ncpus = libbpf_num_possible_cpus();

@@ -28,6 +28,20 @@ typedef void (*window_emit)(void *ctx, const void *key, const void *value);
 int window_drain(int fd, void *keys, size_t key_size, void *values, size_t value_size,
 		 unsigned int batch, window_emit emit, void *ctx);
 
+/* Where the entries of one pair's inner map go while it is drained. */
+struct window_scratch {
+	void *keys;
+	size_t key_size;
+	void *values;
+	size_t value_size;
+	window_emit emit;
+};
+
+/* Points the n pairs at the spare inner maps (*slot flips), then drains the
+ * old ones through scratch[i].emit(ctx, ...). 0 or -errno. */
+int window_swap_drain(const struct window_pair *pairs, const struct window_scratch *scratch,
+		      size_t n, unsigned int *slot, unsigned int batch, void *ctx);
+
 /* Sums the first n slots of a PERCPU_ARRAY of __u64 counters over every CPU
  * (a slot that cannot be read sums to 0). */
 void percpu_counters_sum(int fd, unsigned int n, uint64_t *out);
